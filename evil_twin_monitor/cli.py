@@ -1,0 +1,121 @@
+"""Command line: ``evil-twin-monitor replay|check-config ...``.
+
+Exit status: 0 when the command did its job (whether or not alerts were
+raised); 2 for unusable input or arguments, with one line on stderr naming
+the file and the problem. ``replay --format jsonl`` prints alerts and nothing
+else on stdout; the summary goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .config import ConfigError, SensorConfig, default_engine_settings, load_config, summarize_config
+from .decoding import CaptureFileError
+from .engine import Engine
+from .registry import RegistryError, load_registry, summarize_registry
+from .replay import replay_files
+from .sinks import JsonlSink, TextSink
+
+PROG = "evil-twin-monitor"
+
+
+class UsageError(Exception):
+    """Bad input that ends the command with status 2 and one line of text."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Catch evil-twin access points impersonating registered Wi-Fi networks.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    replay = commands.add_parser(
+        "replay", help="run the detection engine over capture files (pcap, pcapng)",
+        description="Run the engine over capture files and print the alerts.")
+    replay.add_argument("pcaps", nargs="+", metavar="PCAP", help="capture files, replayed in order")
+    replay.add_argument("--registry", metavar="PATH", help="registry file or directory "
+                        "(default: the one named in --config)")
+    replay.add_argument("--config", metavar="PATH", help="sensor configuration (rule tuning, facility, sensor)")
+    replay.add_argument("--format", choices=("text", "jsonl"), default="text",
+                        help="text for people (default), jsonl: one alert object per line")
+    replay.add_argument("--facility", metavar="ID", help="facility where the capture was made")
+    replay.add_argument("--sensor", metavar="ID", help="sensor that made the capture")
+    replay.add_argument("--stats-json", metavar="FILE", help="also write the summary as JSON to FILE")
+    replay.add_argument("--quiet", action="store_true", help="no summary on stderr")
+
+    check = commands.add_parser(
+        "check-config", help="validate a sensor configuration or a registry and explain it",
+        description="Validate and summarise. Exit 0 when valid, 2 with one line per problem otherwise.")
+    group = check.add_mutually_exclusive_group(required=True)
+    group.add_argument("--config", metavar="PATH", help="sensor configuration file")
+    group.add_argument("--registry", metavar="PATH", help="registry file or directory")
+    return parser
+
+
+def _load_replay_setup(args: argparse.Namespace) -> tuple[SensorConfig | None, object]:
+    if args.config:
+        config = load_config(args.config, registry_path=args.registry)
+        return config, config.registry
+    if args.registry:
+        return None, load_registry(args.registry)
+    raise UsageError("replay needs --registry PATH (or --config naming one)")
+
+
+def _replay(args: argparse.Namespace) -> int:
+    config, registry = _load_replay_setup(args)
+    facility = args.facility or (config.facility if config else None)
+    if facility is not None and registry.facility(facility) is None:
+        known = ", ".join(f.id for f in registry.facilities) or "none"
+        raise UsageError(f"--facility {facility}: no such facility in the registry (known: {known})")
+    sink = JsonlSink(sys.stdout) if args.format == "jsonl" else TextSink(sys.stdout)
+    settings = config.engine if config else default_engine_settings()
+    engine = Engine(
+        registry,
+        facility=facility,
+        sensor=args.sensor or (config.sensor_id if config else None),
+        rules=config.rules if config else None,
+        hold_down_s=settings.hold_down_s,
+        max_open_alerts=settings.max_open_alerts,
+        sinks=[sink],
+    )
+    stats = replay_files(args.pcaps, engine)
+    sys.stdout.flush()
+    if not args.quiet:
+        print(stats.summary(), file=sys.stderr)
+    if args.stats_json:
+        try:
+            Path(args.stats_json).write_text(json.dumps(stats.to_dict(), indent=2) + "\n")
+        except OSError as exc:
+            raise UsageError(f"{args.stats_json}: cannot write statistics: {exc.strerror}") from exc
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    if args.config:
+        print(summarize_config(load_config(args.config)))
+    else:
+        print(summarize_registry(load_registry(args.registry)))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "replay":
+            return _replay(args)
+        return _check_config(args)
+    except (RegistryError, ConfigError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except (CaptureFileError, UsageError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `replay ... | head`: not an error of ours
+        sys.stderr.close()
+        return 0

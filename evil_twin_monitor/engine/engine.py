@@ -1,0 +1,211 @@
+"""The engine: frames in, alerts out, no I/O.
+
+Theory of operation
+-------------------
+``feed(frame)`` hands a decoded frame to the rules that asked for its kind
+(a dict from kind to a tuple of bound methods, built once), and turns their
+findings into alerts:
+
+- **Key.** An alert is identified by (rule, facility, ssid, bssid).
+- **Open.** The first finding of a key opens an alert and every sink hears
+  ``opened(alert)`` at once (the daemon logs and pages on this).
+- **Repeat.** A finding for an open key only counts a repeat and moves the
+  alert's ``last_ns``. Nobody is told again: that is the hold-down.
+- **Close.** When no finding for a key arrived for ``hold_down_s`` of capture
+  time, or at ``finish()``, the alert closes and sinks hear ``closed(alert)``
+  with its final repeat count (``replay`` prints alerts here, complete).
+
+The clock is the capture time of the newest frame seen (never the wall
+clock), so a replay is deterministic and an hour of capture replays in a
+second. Captures are not always in order: the clock never runs backwards.
+Every second of capture time the engine expires alerts (a heap ordered by
+expiry) and runs the rules' ``on_tick`` when their interval is due.
+
+Bounded: at most ``max_open_alerts`` alerts are open; findings for new keys
+beyond that are counted in ``dropped_findings`` (an operator sees the count;
+a beacon flood must not eat the memory).
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+from ..decoding.frame import Frame
+from ..registry.model import Registry
+from ..rules import ALL_RULES, Finding, Rule, RuleContext
+from .alert import Alert
+
+NS = 1_000_000_000
+TICK_NS = NS
+
+
+class Sink(Protocol):
+    """Where alerts go (log, metrics, store, stdout). One small object each."""
+
+    def opened(self, alert: Alert) -> None: ...
+
+    def closed(self, alert: Alert) -> None: ...
+
+
+class RuleSetting(Protocol):
+    enabled: bool
+    severity: str | None
+    settings: Mapping[str, Any]
+
+
+class Engine:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        facility: str | None = None,
+        sensor: str | None = None,
+        rules: Mapping[str, RuleSetting] | None = None,
+        hold_down_s: float = 300,
+        max_open_alerts: int = 10_000,
+        sinks: Sequence[Sink] = (),
+        rule_classes: Sequence[type[Rule]] = ALL_RULES,
+    ) -> None:
+        self.ctx = RuleContext(registry=registry, facility=facility, sensor=sensor)
+        self.hold_down_ns = int(hold_down_s * NS)
+        self.max_open_alerts = max_open_alerts
+        self.sinks = list(sinks)
+        self.source: str | None = None  # set by a shell replaying several files
+        self.rules: list[Rule] = []
+        self._severity: dict[str, str] = {}
+        rules = rules or {}
+        for cls in rule_classes:
+            conf = rules.get(cls.id)
+            if conf is not None and not conf.enabled:
+                continue
+            self.rules.append(cls(self.ctx, conf.settings if conf is not None else None))
+            if conf is not None and conf.severity:
+                self._severity[cls.id] = conf.severity
+        dispatch: dict[str, list] = {}
+        for rule in self.rules:
+            for kind in rule.kinds:
+                dispatch.setdefault(kind, []).append(rule.on_frame)
+        self._dispatch = {kind: tuple(handlers) for kind, handlers in dispatch.items()}
+        self._tick_rules = [[rule, int(rule.tick_interval_s * NS), 0] for rule in self.rules
+                            if rule.tick_interval_s]
+        self.open: dict[tuple, Alert] = {}
+        self._expiry: list[tuple[int, int, tuple]] = []
+        self._order = 0
+        self.now_ns = 0
+        self._next_tick = 0
+        self.alerts_by_rule: dict[str, int] = {}
+        self.dropped_findings = 0
+
+    # -- hot path -------------------------------------------------------
+    def feed(self, frame: Frame) -> None:
+        ts = frame.ts_ns
+        if ts >= self._next_tick:
+            self._advance(ts)
+        handlers = self._dispatch.get(frame.kind)
+        if handlers is None:
+            return
+        for handler in handlers:
+            result = handler(frame)
+            if result is not None:
+                if isinstance(result, Finding):
+                    self._accept(result, ts, frame.number)
+                else:
+                    for finding in result:
+                        self._accept(finding, ts, frame.number)
+
+    # -- time -------------------------------------------------------------
+    def advance(self, now_ns: int) -> None:
+        """Let capture time pass without a frame (the daemon calls this when idle)."""
+        if now_ns >= self._next_tick:
+            self._advance(now_ns)
+
+    def _advance(self, ts: int) -> None:
+        if ts > self.now_ns:
+            self.now_ns = ts
+        now = self.now_ns
+        self._next_tick = now - now % TICK_NS + TICK_NS
+        self._expire(now)
+        for entry in self._tick_rules:
+            rule, interval, due = entry
+            if due == 0:
+                entry[2] = now + interval  # first tick one interval after the first frame
+            elif now >= due:
+                entry[2] = now + interval
+                for finding in rule.on_tick(now):
+                    self._accept(finding, now, 0)
+
+    def _expire(self, now: int) -> None:
+        heap = self._expiry
+        while heap and heap[0][0] <= now:
+            _, _, key = heapq.heappop(heap)
+            alert = self.open.get(key)
+            if alert is None:
+                continue
+            expiry = alert.last_ns + self.hold_down_ns
+            if expiry > now:  # it repeated meanwhile: look again later
+                self._order += 1
+                heapq.heappush(heap, (expiry, self._order, key))
+                continue
+            self._close(key)
+
+    # -- findings -> alerts -------------------------------------------------
+    def _accept(self, finding: Finding, ts: int, number: int) -> None:
+        key = (finding.rule, self.ctx.facility, finding.ssid, finding.bssid)
+        alert = self.open.get(key)
+        if alert is not None:
+            alert.repeats += 1
+            if ts > alert.last_ns:
+                alert.last_ns = ts
+            alert.last_frame = number
+            return
+        if len(self.open) >= self.max_open_alerts:
+            self.dropped_findings += 1
+            return
+        evidence = dict(finding.evidence)
+        if self.source is not None:
+            evidence["capture"] = self.source
+        alert = Alert(
+            rule=finding.rule,
+            severity=self._severity.get(finding.rule, finding.severity),
+            facility=self.ctx.facility,
+            sensor=self.ctx.sensor,
+            ssid=finding.ssid,
+            bssid=finding.bssid,
+            frequency_mhz=finding.freq_mhz,
+            message=finding.message,
+            evidence=evidence,
+            time_ns=ts,
+            first_frame=number,
+            last_ns=ts,
+            last_frame=number,
+            key=key,
+        )
+        self.open[key] = alert
+        self.alerts_by_rule[finding.rule] = self.alerts_by_rule.get(finding.rule, 0) + 1
+        self._order += 1
+        heapq.heappush(self._expiry, (ts + self.hold_down_ns, self._order, key))
+        for sink in self.sinks:
+            sink.opened(alert)
+
+    def _close(self, key: tuple) -> None:
+        alert = self.open.pop(key)
+        alert.closed = True
+        for sink in self.sinks:
+            sink.closed(alert)
+
+    def finish(self) -> None:
+        """End of input: close every open alert, oldest first."""
+        for key in sorted(self.open, key=lambda k: (self.open[k].time_ns, self.open[k].first_frame)):
+            self._close(key)
+
+    # -- reload ---------------------------------------------------------------
+    def set_registry(self, registry: Registry) -> None:
+        """Swap the registry (SIGHUP) keeping every rule's learned state."""
+        self.ctx.registry = registry
+        for rule in self.rules:
+            rule.registry_changed()
+
+    @property
+    def open_alerts(self) -> Iterable[Alert]:
+        return self.open.values()

@@ -1,0 +1,163 @@
+"""The engine's alert lifecycle: open, repeat (hold-down), close, caps, ticks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evil_twin_monitor.decoding.frame import BEACON, DEAUTH, Frame
+from evil_twin_monitor.engine import Engine
+from evil_twin_monitor.registry.model import build_registry
+from evil_twin_monitor.rules import Finding, Rule
+
+NS = 1_000_000_000
+T0 = 1_775_034_000 * NS  # 2026-04-01T09:00:00Z
+REGISTRY = build_registry([])
+
+
+class EveryBeacon(Rule):
+    """Reports every beacon, keyed by its BSSID."""
+
+    id = "unknown_bssid"
+    kinds = frozenset({BEACON})
+    severity = "high"
+
+    def on_frame(self, frame):
+        return Finding(rule=self.id, severity=self.severity, message="seen",
+                       ssid=b"Net", bssid=frame.addr3, freq_mhz=2437, evidence={"n": 1})
+
+
+class Ticker(Rule):
+    id = "ap_missing"
+    tick_interval_s = 10
+
+    def __init__(self, ctx, settings=None):
+        super().__init__(ctx, settings)
+        self.ticks: list[int] = []
+
+    def on_tick(self, now_ns):
+        self.ticks.append(now_ns)
+        return ()
+
+
+@dataclass
+class Recorder:
+    events: list = field(default_factory=list)
+
+    def opened(self, alert):
+        self.events.append(("opened", alert.bssid, alert.repeats))
+
+    def closed(self, alert):
+        self.events.append(("closed", alert.bssid, alert.repeats))
+
+
+def beacon(t_s: float, bssid: bytes = b"\x02\x00\x00\x00\x00\x01", number: int = 1, kind=BEACON) -> Frame:
+    frame = Frame()
+    frame.kind = kind
+    frame.ts_ns = T0 + int(t_s * NS)
+    frame.number = number
+    frame.addr3 = frame.addr2 = bssid
+    return frame
+
+
+def make_engine(**kwargs):
+    recorder = Recorder()
+    engine = Engine(REGISTRY, sinks=[recorder], rule_classes=[EveryBeacon, Ticker], **kwargs)
+    return engine, recorder
+
+
+def test_repeats_within_hold_down_are_counted_not_announced():
+    engine, rec = make_engine(hold_down_s=60)
+    for i in range(5):
+        engine.feed(beacon(i * 10, number=i + 1))
+    engine.finish()
+    assert rec.events == [("opened", b"\x02\x00\x00\x00\x00\x01", 0),
+                          ("closed", b"\x02\x00\x00\x00\x00\x01", 4)]
+
+
+def test_alert_closes_after_quiet_hold_down_and_reopens():
+    engine, rec = make_engine(hold_down_s=60)
+    engine.feed(beacon(0, number=1))
+    engine.feed(beacon(30, number=2))
+    # No finding for this key for 60 s; another BSSID's beacon advances time.
+    engine.feed(beacon(91, bssid=b"\x02\x00\x00\x00\x00\x02", number=3))
+    engine.feed(beacon(95, number=4))
+    engine.finish()
+    a, b = b"\x02\x00\x00\x00\x00\x01", b"\x02\x00\x00\x00\x00\x02"
+    # Time reaches 91 s before the new frame is judged: a closes first.
+    assert rec.events == [("opened", a, 0), ("closed", a, 1), ("opened", b, 0),
+                          ("opened", a, 0), ("closed", b, 0), ("closed", a, 0)]
+
+
+def test_alert_fields_follow_the_contract():
+    engine, _ = make_engine()
+    engine.ctx.facility = "city-hall"
+    engine.ctx.sensor = "ch-01"
+    engine.feed(beacon(0.5, number=7))
+    engine.feed(beacon(1.5, number=9))
+    (alert,) = engine.open_alerts
+    assert alert.to_dict() == {
+        "time": "2026-04-01T09:00:00.500000Z",
+        "rule": "unknown_bssid",
+        "severity": "high",
+        "facility": "city-hall",
+        "sensor": "ch-01",
+        "ssid": "Net",
+        "bssid": "02:00:00:00:00:01",
+        "channel": 6,
+        "frequency_mhz": 2437,
+        "message": "seen",
+        "evidence": {"n": 1, "frame": 7, "repeats": 1,
+                     "last_seen": "2026-04-01T09:00:01.500000Z", "last_frame": 9},
+    }
+
+
+def test_open_alerts_are_capped_and_the_overflow_counted():
+    engine, rec = make_engine(max_open_alerts=3)
+    for i in range(10):
+        engine.feed(beacon(i * 0.01, bssid=bytes([2, 0, 0, 0, 0, i]), number=i + 1))
+    assert len(engine.open) == 3
+    assert engine.dropped_findings == 7
+    assert engine.alerts_by_rule == {"unknown_bssid": 3}
+
+
+def test_rule_severity_and_enabled_come_from_configuration():
+    @dataclass
+    class Conf:
+        enabled: bool = True
+        severity: str | None = None
+        settings: dict = field(default_factory=dict)
+
+    engine, rec = make_engine(rules={"unknown_bssid": Conf(severity="low")})
+    engine.feed(beacon(0))
+    assert [a.severity for a in engine.open_alerts] == ["low"]
+
+    engine, rec = make_engine(rules={"unknown_bssid": Conf(enabled=False)})
+    engine.feed(beacon(0))
+    assert rec.events == []
+
+
+def test_ticks_follow_capture_time_not_the_wall_clock():
+    engine, _ = make_engine()
+    ticker = next(r for r in engine.rules if isinstance(r, Ticker))
+    for t in (0, 5, 10, 25, 26, 40):
+        engine.feed(beacon(t, kind=DEAUTH))
+    assert [(t - T0) // NS for t in ticker.ticks] == [10, 25, 40]
+
+
+def test_time_never_runs_backwards_for_out_of_order_frames():
+    engine, rec = make_engine(hold_down_s=60)
+    engine.feed(beacon(100, number=1))
+    engine.feed(beacon(50, number=2))   # older frame: a repeat, clock stays at 100
+    assert engine.now_ns == T0 + 100 * NS
+    engine.finish()
+    assert rec.events[-1] == ("closed", b"\x02\x00\x00\x00\x00\x01", 1)
+
+
+def test_same_input_gives_same_alerts():
+    def run():
+        engine, rec = make_engine(hold_down_s=20)
+        for i in range(200):
+            engine.feed(beacon(i * 0.7, bssid=bytes([2, 0, 0, 0, 0, i % 7]), number=i + 1))
+        engine.finish()
+        return rec.events
+    assert run() == run()
