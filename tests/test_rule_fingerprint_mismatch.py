@@ -206,7 +206,6 @@ def test_interleaving_clone_is_caught_after_ten_mismatches_in_a_minute():
     assert ev["mismatching_frames_in_window"] == 10
     assert ev["matching_frames"] == 10
     assert ev["mismatching_frames"] == 10
-    assert ev["frame_number"] == 109
     assert ev["differing_components"] == [
         {"component": "elements", "expected": "0,1,3,50,48,45,61,127,221",
          "observed": "0,1,3,48,127,221"},

@@ -82,7 +82,7 @@ def test_message_and_evidence_of_a_zero_width_space():
         "edit_distance": 0,
         "bssid": "02:13:37:4d:5e:6f",
         "bssid_registered": False,
-        "frame": "beacon",
+        "frame_kind": "beacon",
         "signal_dbm": -60,
     }
 
@@ -91,7 +91,7 @@ def test_message_names_an_edit():
     finding = rule().on_frame(beacon(b"Shinjuku_Fre_Wi-Fi", kind=PROBE_RESP))
     assert "only in 1 changed character;" in finding.message
     assert finding.evidence["edit_distance"] == 1
-    assert finding.evidence["frame"] == "probe_resp"
+    assert finding.evidence["frame_kind"] == "probe_resp"
 
 
 @pytest.mark.parametrize("neighbour", [

@@ -56,7 +56,6 @@ def test_pineapple_oui_on_the_transmitter():
         "matched_field": "transmitter_oui",
         "matched_value": "00:13:37",
         "frame_kind": "beacon",
-        "frame_number": 7,
     }
 
 

@@ -82,7 +82,7 @@ def test_open_where_wpa2_is_registered_is_a_critical_downgrade():
         "observed": {"security": ["open"], "pmf": "disabled", "rsn": None, "wpa": None},
         "differences": ["downgrade"],
         "unexpected_security": ["open"],
-        "frame": "beacon",
+        "frame_kind": "beacon",
         "signal_dbm": -50,
     }
 

@@ -73,7 +73,7 @@ def test_access_point_on_a_channel_it_does_not_use():
         "observed_frequency_mhz": 2472,
         "heard_frequency_mhz": 2472,
         "channel_source": "element",
-        "frame": "beacon",
+        "frame_kind": "beacon",
         "signal_dbm": -55,
     }
 
@@ -162,7 +162,7 @@ def test_forged_switch_to_a_channel_the_ap_does_not_use():
         "allowed_frequencies_mhz": [2412, 2437, 2462],
         "observed_channel": 6,
         "heard_frequency_mhz": 2437,
-        "frame": "beacon",
+        "frame_kind": "beacon",
         "transmitter": "00:1a:2b:3c:4d:50",
     }
 
@@ -181,7 +181,7 @@ def test_extended_switch_reads_the_band_from_the_operating_class():
 def test_action_frame_switch_from_the_ap_counts_but_not_from_a_client():
     r = rule()
     forged = frame(kind=ACTION, freq=2437, ds=None, csa=(1, 13, 2))
-    assert r.on_frame(forged).evidence["frame"] == "action"
+    assert r.on_frame(forged).evidence["frame_kind"] == "action"
     from_client = frame(kind=ACTION, freq=2437, ds=None, csa=(1, 13, 2), transmitter=CLIENT)
     assert r.on_frame(from_client) is None
 

@@ -62,7 +62,7 @@ def test_twin_with_the_same_security_is_high():
     assert finding.evidence == {
         "ssid": "Shinjuku_Free_Wi-Fi",
         "bssid": "02:13:37:4d:5e:6f",
-        "frame": "beacon",
+        "frame_kind": "beacon",
         "signal_dbm": -48,
         "observed": {"security": ["wpa2-psk"], "pmf": "optional"},
         "expected": {"security": ["wpa2-psk"], "pmf": ["optional"],
@@ -92,7 +92,7 @@ def test_stronger_security_on_an_unknown_bssid_stays_high():
 def test_probe_response_counts_and_names_a_different_transmitter():
     other = bytes.fromhex("0213374d5e70")
     finding = rule().on_frame(beacon(TWIN, kind=PROBE_RESP, transmitter=other))
-    assert finding.evidence["frame"] == "probe_resp"
+    assert finding.evidence["frame_kind"] == "probe_resp"
     assert finding.evidence["transmitter"] == "02:13:37:4d:5e:70"
 
 

@@ -153,7 +153,6 @@ class DeauthFlood(Rule):
             "from_ap": from_ap,
             "to_ap": to_ap,
             "clients_targeted": len(clients),
-            "frame_number": frame.number,
         }
         return Finding(rule=self.id, severity=self.severity, message=message, ssid=ssid,
                        bssid=bssid, freq_mhz=frame.freq_mhz, evidence=evidence)

@@ -339,7 +339,6 @@ class FingerprintMismatch(Rule):
             "window_s": self.settings["mismatch_window_s"],
             "matching_frames": track.matched,
             "mismatching_frames": track.mismatched,
-            "frame_number": frame.number,
         }
         return Finding(rule=self.id, severity=self.severity, message=message, ssid=ssid,
                        bssid=bssid, freq_mhz=freq, evidence=evidence)

@@ -239,7 +239,7 @@ class LookalikeSsid(Rule):
             "edit_distance": match.distance,
             "bssid": mac_text(bssid),
             "bssid_registered": registry.ap_for_bssid(bssid) is not None,
-            "frame": frame.kind,
+            "frame_kind": frame.kind,
             "signal_dbm": frame.signal_dbm,
         }
         return Finding(rule=self.id, severity=self.severity, message=message, ssid=ssid,

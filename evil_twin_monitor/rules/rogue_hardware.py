@@ -229,7 +229,6 @@ class RogueHardware(Rule):
             "matched_field": field,
             "matched_value": value,
             "frame_kind": frame.kind,
-            "frame_number": frame.number,
         }
         return Finding(rule=self.id, severity=self.severity, message=message, ssid=ssid or None,
                        bssid=device, freq_mhz=freq, evidence=evidence)

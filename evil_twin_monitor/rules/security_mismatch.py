@@ -239,7 +239,7 @@ class SecurityMismatch(Rule):
             },
             "differences": list(verdict.differences),
             "unexpected_security": sorted(elements.security - network.security),
-            "frame": frame.kind,
+            "frame_kind": frame.kind,
             "signal_dbm": frame.signal_dbm,
         }
         if verdict.weak_ciphers:

@@ -163,7 +163,7 @@ class UnexpectedChannel(Rule):
             **allowed_evidence(ap),
             "observed_channel": frequency_to_channel(current) if current else None,
             "heard_frequency_mhz": frame.freq_mhz,
-            "frame": frame.kind,
+            "frame_kind": frame.kind,
             "transmitter": mac_text(frame.addr2),
         }
         return Finding(rule=self.id, severity="high", message=message,
@@ -186,7 +186,7 @@ class UnexpectedChannel(Rule):
             "observed_frequency_mhz": freq,
             "heard_frequency_mhz": frame.freq_mhz,
             "channel_source": "element" if from_element else "radio",
-            "frame": frame.kind,
+            "frame_kind": frame.kind,
             "signal_dbm": frame.signal_dbm,
         }
         return Finding(rule=self.id, severity=self.severity, message=message,

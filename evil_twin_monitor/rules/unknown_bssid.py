@@ -106,7 +106,7 @@ class UnknownBssid(Rule):
         evidence = {
             "ssid": printable_ssid(ssid),
             "bssid": mac_text(bssid),
-            "frame": frame.kind,
+            "frame_kind": frame.kind,
             "signal_dbm": frame.signal_dbm,
             "observed": {"security": sorted(observed), "pmf": elements.pmf},
             "expected": {

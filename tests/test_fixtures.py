@@ -1,0 +1,73 @@
+"""Every fixture capture raises exactly its expected alerts, through `replay`.
+
+The fixtures and their ``*.expected.json`` are written by
+``fixtures/make_pcaps.py``; this test replays them with the same engine and
+sinks the command line uses and compares the exact multiset of
+(rule, bssid, ssid, severity). Benign fixtures expect nothing at all.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evil_twin_monitor.engine import Engine
+from evil_twin_monitor.registry import load_registry
+from evil_twin_monitor.replay import replay_files
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPECTED = sorted((ROOT / "fixtures" / "pcaps").glob("*.expected.json"))
+FIELDS = ("rule", "bssid", "ssid", "severity")
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.alerts: list[dict] = []
+
+    def opened(self, alert) -> None:
+        pass
+
+    def closed(self, alert) -> None:
+        self.alerts.append(alert.to_dict())
+
+
+def replay_fixture(expected_path: Path) -> tuple[dict, list[dict], object]:
+    spec = json.loads(expected_path.read_text())
+    sink = Collect()
+    engine = Engine(load_registry(ROOT / spec["registry"]), facility=spec.get("facility"),
+                    sensor="test", sinks=[sink])
+    pcap = expected_path.with_name(expected_path.name.replace(".expected.json", ".pcap"))
+    stats = replay_files([str(pcap)], engine)
+    return spec, sink.alerts, stats
+
+
+def key(alert: dict) -> tuple:
+    return tuple(alert[f] for f in FIELDS)
+
+
+def test_there_is_a_fixture_for_every_rule_and_the_benign_cases():
+    rules = {a["rule"] for p in EXPECTED for a in json.loads(p.read_text())["alerts"]}
+    assert rules >= {"unknown_bssid", "lookalike_ssid", "unexpected_channel", "security_mismatch",
+                     "fingerprint_mismatch", "deauth_flood", "rogue_hardware", "ap_missing"}
+    names = {p.name.split(".")[0] for p in EXPECTED}
+    assert {"benign_steady", "benign_dfs_move", "benign_transition", "benign_multi_bssid",
+            "benign_fcs", "benign_probe_resp_fewer_elements", "benign_neighbours"} <= names
+
+
+@pytest.mark.parametrize("expected_path", EXPECTED, ids=lambda p: p.name.split(".")[0])
+def test_fixture_raises_exactly_its_expected_alerts(expected_path):
+    spec, alerts, _ = replay_fixture(expected_path)
+    assert sorted(map(key, alerts)) == sorted(map(key, spec["alerts"]))
+    for alert in alerts:
+        assert alert["message"].endswith(".") and "\n" not in alert["message"]
+        assert alert["facility"] == spec.get("facility") and alert["sensor"] == "test"
+        assert alert["channel"] is not None and alert["frequency_mhz"] is not None
+
+
+def test_frames_with_fcs_decode_like_frames_without_and_bad_fcs_is_counted():
+    _, alerts, stats = replay_fixture(ROOT / "fixtures" / "pcaps" / "benign_fcs.expected.json")
+    assert alerts == []
+    assert stats.malformed.get("bad_fcs") == 1
+    assert stats.frames_by_type["beacon"] > 100
