@@ -71,3 +71,14 @@ def test_frames_with_fcs_decode_like_frames_without_and_bad_fcs_is_counted():
     assert alerts == []
     assert stats.malformed.get("bad_fcs") == 1
     assert stats.frames_by_type["beacon"] > 100
+
+
+@pytest.mark.parametrize("name", ["pmf_downgrade", "benign_fcs"])
+def test_committed_fixtures_are_what_the_script_builds(name, tmp_path):
+    """The committed pcaps must be reproducible from fixtures/make_pcaps.py (fixed seed)."""
+    from fixtures.make_pcaps import build
+
+    pcap, expected = build(name, tmp_path)
+    committed = ROOT / "fixtures" / "pcaps"
+    assert pcap.read_bytes() == (committed / pcap.name).read_bytes()
+    assert expected.read_text() == (committed / expected.name).read_text()

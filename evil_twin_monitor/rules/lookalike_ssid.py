@@ -164,6 +164,7 @@ class LookalikeSsid(Rule):
         self._registered: list[tuple[bytes, str]] = []   # (ssid octets, skeleton)
         self._registered_ssids: frozenset[bytes] = frozenset()
         self._verdicts: BoundedDict[bytes, _Match | None] = BoundedDict(self.settings["max_cached"])
+        self._refresh(ctx.registry)  # loads the confusables table now, not on the first frame
 
     def registry_changed(self) -> None:
         self._registry = None
