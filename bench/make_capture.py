@@ -64,7 +64,8 @@ FACILITIES = (
     ("sports-center", "新宿スポーツセンター"), ("east-branch", "東出張所"),
     ("west-branch", "西新宿出張所"), ("culture-center", "新宿文化センター"),
     ("health-center", "新宿区保健所"), ("ochiai-branch", "落合第一出張所"),
-    ("yotsuya-branch", "四谷特別出張所"), ("park-office", "新宿中央公園管理事務所"),
+    ("yotsuya-branch", "四谷特別出張所"),
+    ("park-office", "新宿中央公園管理事務所"),
 )
 CITY_OUIS = ("00:1a:1e", "94:b4:0f")           # Aruba-like enterprise gear
 NEIGHBOUR_OUIS = ("10:66:82", "c0:25:a2", "34:3d:c4", "b0:be:76", "f0:9f:c2",
@@ -169,13 +170,17 @@ def make_aps(rng: random.Random) -> list[AP]:
 
     # Neighbours: home routers, shops, carriers' hotspots, printers, hidden ones.
     names = (
-        lambda: f"aterm-{rng.randrange(16**6):06x}-g", lambda: f"aterm-{rng.randrange(16**6):06x}-a",
-        lambda: f"Buffalo-G-{rng.randrange(16**4):04X}", lambda: f"Buffalo-A-{rng.randrange(16**4):04X}",
-        lambda: f"elecom2g-{rng.randrange(16**6):06x}", lambda: f"TP-Link_{rng.randrange(16**4):04X}",
+        lambda: f"aterm-{rng.randrange(16**6):06x}-g",
+        lambda: f"aterm-{rng.randrange(16**6):06x}-a",
+        lambda: f"Buffalo-G-{rng.randrange(16**4):04X}",
+        lambda: f"Buffalo-A-{rng.randrange(16**4):04X}",
+        lambda: f"elecom2g-{rng.randrange(16**6):06x}",
+        lambda: f"TP-Link_{rng.randrange(16**4):04X}",
         lambda: f"HUAWEI-{rng.randrange(16**4):04X}", lambda: "0000docomo", lambda: "au_Wi-Fi2",
         lambda: "Softbank Wi-Fi", lambda: "7SPOT", lambda: "Famima_Wi-Fi", lambda: "STARBUCKS",
         lambda: f"DIRECT-{rng.randrange(100):02d}-HP OfficeJet", lambda: "カフェ・ゲスト",
-        lambda: f"Rakuten-{rng.randrange(16**4):04X}", lambda: f"SPWN_N36_{rng.randrange(16**6):06x}",
+        lambda: f"Rakuten-{rng.randrange(16**4):04X}",
+        lambda: f"SPWN_N36_{rng.randrange(16**6):06x}",
     )
     securities = ("wpa2-psk", "wpa2-psk", "wpa2-psk-nopmf", "wpa2/wpa3", "wpa3-sae", "wpa2-eap",
                   "open")

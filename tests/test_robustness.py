@@ -106,7 +106,7 @@ def _with(frame, elements):  # type: ignore[no-untyped-def]
     return bytes(frame)
 
 
-def _mgmt(subtype: int, a1: bytes = BSSID, a2: bytes = CLIENT, fc: int = 0):  # type: ignore[no-untyped-def]
+def _mgmt(subtype: int, a1: bytes = BSSID, a2: bytes = CLIENT, fc: int = 0) -> Dot11:
     return Dot11(type=0, subtype=subtype, FCfield=fc, addr1=a1.hex(":"), addr2=a2.hex(":"),
                  addr3=BSSID.hex(":"), SC=0x1230)
 
@@ -365,13 +365,15 @@ def test_random_bytes_never_raise_and_are_all_counted(linktype: int, records: li
 @pytest.mark.parametrize("linktype", LINKTYPES)
 @SETTINGS
 @given(data=st.data())
-def test_mutated_frames_never_raise_and_are_all_counted(linktype: int, data) -> None:  # type: ignore[no-untyped-def]
+def test_mutated_frames_never_raise_and_are_all_counted(linktype: int, data: st.DataObject
+                                                        ) -> None:
     records = data.draw(st.lists(mutated_record(linktype), min_size=1, max_size=8))
     decoder, frames = _decode_all(linktype, records)
     assert sum(decoder.frames.values()) == len(records)
     for frame in frames:   # what comes out is usable by the rules
         assert len(frame.addr1) == 6
-        assert frame.elements is None or frame.elements.ssid is None or len(frame.elements.ssid) <= 32
+        ssid = frame.elements.ssid if frame.elements is not None else None
+        assert ssid is None or len(ssid) <= 32
 
 
 def _registry():  # type: ignore[no-untyped-def]
@@ -387,7 +389,7 @@ def _registry():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("linktype", LINKTYPES)
 @SETTINGS
 @given(data=st.data())
-def test_engine_survives_mutated_streams(linktype: int, data) -> None:  # type: ignore[no-untyped-def]
+def test_engine_survives_mutated_streams(linktype: int, data: st.DataObject) -> None:
     records = data.draw(st.lists(mutated_record(linktype), min_size=1, max_size=40))
     _decoder, frames = _decode_all(linktype, records)
     engine = Engine(_registry(), facility="city-hall", sensor="s1")
