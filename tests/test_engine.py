@@ -161,3 +161,38 @@ def test_same_input_gives_same_alerts():
         engine.finish()
         return rec.events
     assert run() == run()
+
+
+class CountingMemoRule(Rule):
+    """Stateless: the engine may remember its verdicts."""
+
+    id = "lookalike_ssid"
+    kinds = frozenset({BEACON})
+    memoizable = True
+    calls = 0
+
+    def on_frame(self, frame):
+        CountingMemoRule.calls += 1
+        return Finding(rule=self.id, severity="medium", message="looks alike",
+                       ssid=b"Net", bssid=frame.addr3, freq_mhz=frame.freq_mhz)
+
+
+def test_memoizable_rules_judge_each_distinct_beacon_once_and_repeats_still_count():
+    CountingMemoRule.calls = 0
+    recorder = Recorder()
+    engine = Engine(REGISTRY, sinks=[recorder], rule_classes=[CountingMemoRule])
+    elements_a, elements_b = object(), object()
+    for i in range(10):
+        frame = beacon(i * 0.1, number=i + 1)
+        frame.elements = elements_a if i < 8 else elements_b
+        frame.freq_mhz = 2437
+        frame.signal_dbm = -40 - i
+        engine.feed(frame)
+    assert CountingMemoRule.calls == 2
+    (alert,) = engine.open_alerts
+    assert alert.repeats == 9
+    # The signal comes from the frame that opened the alert.
+    assert alert.to_dict()["evidence"]["signal_dbm"] == -40
+    engine.set_registry(REGISTRY)  # a reload forgets the memo
+    engine.feed(beacon(2, number=11))
+    assert CountingMemoRule.calls == 3

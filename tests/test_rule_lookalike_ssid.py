@@ -83,7 +83,6 @@ def test_message_and_evidence_of_a_zero_width_space():
         "bssid": "02:13:37:4d:5e:6f",
         "bssid_registered": False,
         "frame_kind": "beacon",
-        "signal_dbm": -60,
     }
 
 

@@ -83,7 +83,6 @@ def test_open_where_wpa2_is_registered_is_a_critical_downgrade():
         "differences": ["downgrade"],
         "unexpected_security": ["open"],
         "frame_kind": "beacon",
-        "signal_dbm": -50,
     }
 
 

@@ -74,7 +74,6 @@ def test_access_point_on_a_channel_it_does_not_use():
         "heard_frequency_mhz": 2472,
         "channel_source": "element",
         "frame_kind": "beacon",
-        "signal_dbm": -55,
     }
 
 

@@ -63,7 +63,6 @@ def test_twin_with_the_same_security_is_high():
         "ssid": "Shinjuku_Free_Wi-Fi",
         "bssid": "02:13:37:4d:5e:6f",
         "frame_kind": "beacon",
-        "signal_dbm": -48,
         "observed": {"security": ["wpa2-psk"], "pmf": "optional"},
         "expected": {"security": ["wpa2-psk"], "pmf": ["optional"],
                      "facilities": ["city-hall", "library"]},

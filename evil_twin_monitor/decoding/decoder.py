@@ -4,8 +4,8 @@ Theory of operation
 -------------------
 `Decoder.decode` is the one entry point of the hot path: link-layer header
 (`linklayer`), then the frame control field. A mixed capture is mostly data
-frames, so they leave after one dict lookup, one parser call and two index
-operations, counted by type. Management frames become a `Frame`
+frames, so in radiotap they leave after reading the header length and the
+frame control byte, counted by type, before any radiotap field is parsed. Management frames become a `Frame`
 (`dot11.decode_management`), with the radio fields copied from the
 link-layer tuple.
 
@@ -53,6 +53,16 @@ class Decoder:
         """
         if data.__class__ is not bytes:
             data = bytes(data)
+        if linktype == 127 and len(data) > 8:
+            # Fast exit for the majority: data, control and extension frames
+            # are counted by type without parsing a radiotap field (so a
+            # data frame flagged bad-FCS counts as data; nothing uses it).
+            it_len = data[2] | data[3] << 8
+            if 8 <= it_len < len(data):
+                fc0 = data[it_len]
+                if fc0 & 0x0C and not fc0 & 0x03:
+                    self.frames[_TYPE_KIND[fc0 & 0x0C]] += 1
+                    return None
         try:
             parser = PARSERS.get(linktype)
             if parser is None:

@@ -15,6 +15,14 @@ findings into alerts:
   time, or at ``finish()``, the alert closes and sinks hear ``closed(alert)``
   with its final repeat count (``replay`` prints alerts here, complete).
 
+Memo: rules marked ``memoizable`` (stateless, their verdict a function of
+the frame's kind, transmitter, BSSID, elements and frequency) are not called
+again for a frame identical in those respects to one already judged: an AP
+repeats its beacon ten times a second, and the decoder hands out the same
+`Elements` object for the same element bytes. The memo is a dict, cleared
+when full or when the registry changes. The signal strength of the frame
+that opened an alert is added to its evidence here, for every rule.
+
 The clock is the capture time of the newest frame seen (never the wall
 clock), so a replay is deterministic and an hour of capture replays in a
 second. Captures are not always in order: the clock never runs backwards.
@@ -38,6 +46,7 @@ from .alert import Alert
 
 NS = 1_000_000_000
 TICK_NS = NS
+MEMO_CAP = 16_384
 
 
 class Sink(Protocol):
@@ -82,11 +91,12 @@ class Engine:
             self.rules.append(cls(self.ctx, conf.settings if conf is not None else None))
             if conf is not None and conf.severity:
                 self._severity[cls.id] = conf.severity
-        dispatch: dict[str, list] = {}
+        dispatch: dict[str, tuple[list, list]] = {}
         for rule in self.rules:
             for kind in rule.kinds:
-                dispatch.setdefault(kind, []).append(rule.on_frame)
-        self._dispatch = {kind: tuple(handlers) for kind, handlers in dispatch.items()}
+                dispatch.setdefault(kind, ([], []))[0 if rule.memoizable else 1].append(rule.on_frame)
+        self._dispatch = {kind: (tuple(memo), tuple(plain)) for kind, (memo, plain) in dispatch.items()}
+        self._memo: dict[tuple, tuple[Finding, ...]] = {}
         self._tick_rules = [[rule, int(rule.tick_interval_s * NS), 0] for rule in self.rules
                             if rule.tick_interval_s]
         self.open: dict[tuple, Alert] = {}
@@ -102,17 +112,35 @@ class Engine:
         ts = frame.ts_ns
         if ts >= self._next_tick:
             self._advance(ts)
-        handlers = self._dispatch.get(frame.kind)
-        if handlers is None:
+        entry = self._dispatch.get(frame.kind)
+        if entry is None:
             return
+        memo_handlers, handlers = entry
+        if memo_handlers:
+            key = (frame.kind, frame.addr2, frame.addr3, frame.elements, frame.freq_mhz)
+            findings = self._memo.get(key)
+            if findings is None:
+                findings = self._judge(memo_handlers, frame)
+                if len(self._memo) >= MEMO_CAP:
+                    self._memo.clear()
+                self._memo[key] = findings
+            for finding in findings:
+                self._accept(finding, ts, frame.number, frame.signal_dbm)
+        if handlers:
+            for finding in self._judge(handlers, frame):
+                self._accept(finding, ts, frame.number, frame.signal_dbm)
+
+    @staticmethod
+    def _judge(handlers: tuple, frame: Frame) -> tuple[Finding, ...]:
+        findings: list[Finding] = []
         for handler in handlers:
             result = handler(frame)
             if result is not None:
                 if isinstance(result, Finding):
-                    self._accept(result, ts, frame.number)
+                    findings.append(result)
                 else:
-                    for finding in result:
-                        self._accept(finding, ts, frame.number)
+                    findings.extend(result)
+        return tuple(findings)
 
     # -- time -------------------------------------------------------------
     def advance(self, now_ns: int) -> None:
@@ -133,7 +161,7 @@ class Engine:
             elif now >= due:
                 entry[2] = now + interval
                 for finding in rule.on_tick(now):
-                    self._accept(finding, now, 0)
+                    self._accept(finding, now, 0, None)
 
     def _expire(self, now: int) -> None:
         heap = self._expiry
@@ -150,7 +178,7 @@ class Engine:
             self._close(key)
 
     # -- findings -> alerts -------------------------------------------------
-    def _accept(self, finding: Finding, ts: int, number: int) -> None:
+    def _accept(self, finding: Finding, ts: int, number: int, signal_dbm: int | None) -> None:
         key = (finding.rule, self.ctx.facility, finding.ssid, finding.bssid)
         alert = self.open.get(key)
         if alert is not None:
@@ -163,6 +191,8 @@ class Engine:
             self.dropped_findings += 1
             return
         evidence = dict(finding.evidence)
+        if signal_dbm is not None and "signal_dbm" not in evidence:
+            evidence["signal_dbm"] = signal_dbm
         if self.source is not None:
             evidence["capture"] = self.source
         alert = Alert(
@@ -203,6 +233,7 @@ class Engine:
     def set_registry(self, registry: Registry) -> None:
         """Swap the registry (SIGHUP) keeping every rule's learned state."""
         self.ctx.registry = registry
+        self._memo.clear()
         for rule in self.rules:
             rule.registry_changed()
 

@@ -20,6 +20,7 @@ SECURITY_VALUES = (
 )
 PMF_VALUES = ("disabled", "optional", "required")
 DEFAULT_BEACON_INTERVAL = 100
+_LOOKUP_CACHE_CAP = 8192
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +70,8 @@ class Facility:
 class Registry:
     """All facilities, with lookup indexes built once."""
 
-    __slots__ = ("facilities", "_by_bssid", "_prefixes", "_by_ssid", "_by_facility", "sources")
+    __slots__ = ("facilities", "_by_bssid", "_prefixes", "_by_ssid", "_by_facility", "sources",
+                 "_lookups")
 
     def __init__(self, facilities: tuple[Facility, ...], sources: tuple[str, ...] = ()) -> None:
         self.facilities = facilities
@@ -78,6 +80,10 @@ class Registry:
         self._prefixes: list[AccessPoint] = []
         self._by_ssid: dict[bytes, list[Network]] = {}
         self._by_facility = {f.id: f for f in facilities}
+        # Answers of ap_for_bssid, including "not ours": several rules ask
+        # about the same BSSID for every frame. Cleared when full, because
+        # an attacker chooses how many BSSIDs we see.
+        self._lookups: dict[bytes, AccessPoint | None] = {}
         for facility in facilities:
             for network in facility.networks:
                 self._by_ssid.setdefault(network.ssid, []).append(network)
@@ -91,15 +97,20 @@ class Registry:
 
     def ap_for_bssid(self, bssid: bytes | None) -> AccessPoint | None:
         """The registered AP entry covering this BSSID, or None."""
+        lookups = self._lookups
+        try:
+            return lookups[bssid]  # type: ignore[index]
+        except KeyError:
+            pass
         if bssid is None:
             return None
         ap = self._by_bssid.get(bssid)
-        if ap is not None or not self._prefixes:
-            return ap
-        for candidate in self._prefixes:
-            if candidate.matches(bssid):
-                return candidate
-        return None
+        if ap is None:
+            ap = next((c for c in self._prefixes if c.matches(bssid)), None)
+        if len(lookups) >= _LOOKUP_CACHE_CAP:
+            lookups.clear()
+        lookups[bssid] = ap
+        return ap
 
     def networks_for_ssid(self, ssid: bytes | None) -> list[Network]:
         """Registered networks (in any facility) that use exactly this SSID."""

@@ -14,6 +14,13 @@ The engine, not the rule, decides whether a finding becomes a new alert or a
 repeat of an open one (hold-down), so a rule may report the same problem on
 every frame without flooding anyone.
 
+A rule whose verdict depends only on the frame's kind, transmitter, BSSID,
+elements and frequency (and the registry), with no state of its own, sets
+``memoizable = True``: the engine then remembers its findings for that
+combination and does not call it again for the next identical beacon. Such a
+rule must not put per-frame values (signal, time, sequence number) into its
+evidence; the engine adds the signal of the frame that opened the alert.
+
 Every per-BSSID table a rule keeps must be capped (`BoundedDict`), because the
 attacker decides how many BSSIDs we hear.
 
@@ -73,6 +80,7 @@ class Rule:
     severity: ClassVar[str] = "medium"
     DEFAULTS: ClassVar[Mapping[str, Any]] = {}
     tick_interval_s: ClassVar[float | None] = None
+    memoizable: ClassVar[bool] = False
 
     def __init__(self, ctx: RuleContext, settings: Mapping[str, Any] | None = None) -> None:
         self.ctx = ctx

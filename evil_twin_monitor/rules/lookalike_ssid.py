@@ -155,6 +155,7 @@ class LookalikeSsid(Rule):
 
     id = "lookalike_ssid"
     kinds = frozenset({BEACON, PROBE_RESP})
+    memoizable = True
     severity = "medium"
     DEFAULTS = {"max_distance": 2, "min_length": 6, "max_cached": 4096}
 
@@ -241,7 +242,6 @@ class LookalikeSsid(Rule):
             "bssid": mac_text(bssid),
             "bssid_registered": registry.ap_for_bssid(bssid) is not None,
             "frame_kind": frame.kind,
-            "signal_dbm": frame.signal_dbm,
         }
         return Finding(rule=self.id, severity=self.severity, message=message, ssid=ssid,
                        bssid=bssid, freq_mhz=freq, evidence=evidence)

@@ -129,6 +129,7 @@ class RogueHardware(Rule):
 
     id = "rogue_hardware"
     kinds = _ALL_MGMT
+    memoizable = True
     severity = "critical"
     DEFAULTS = {
         "extra_ouis": [],     # more attack-device address prefixes, 'aa:bb:cc'

@@ -169,6 +169,7 @@ class SecurityMismatch(Rule):
 
     id = "security_mismatch"
     kinds = frozenset({BEACON, PROBE_RESP})
+    memoizable = True
     severity = "high"
     DEFAULTS = {"allow_tkip": False, "max_cached": 4096}
 
@@ -240,7 +241,6 @@ class SecurityMismatch(Rule):
             "differences": list(verdict.differences),
             "unexpected_security": sorted(elements.security - network.security),
             "frame_kind": frame.kind,
-            "signal_dbm": frame.signal_dbm,
         }
         if verdict.weak_ciphers:
             evidence["weak_ciphers"] = list(verdict.weak_ciphers)

@@ -187,7 +187,6 @@ class UnexpectedChannel(Rule):
             "heard_frequency_mhz": frame.freq_mhz,
             "channel_source": "element" if from_element else "radio",
             "frame_kind": frame.kind,
-            "signal_dbm": frame.signal_dbm,
         }
         return Finding(rule=self.id, severity=self.severity, message=message,
                        ssid=ssid or ap.network.ssid, bssid=bssid, freq_mhz=freq,

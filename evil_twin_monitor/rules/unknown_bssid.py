@@ -50,6 +50,7 @@ class UnknownBssid(Rule):
 
     id = "unknown_bssid"
     kinds = frozenset({BEACON, PROBE_RESP})
+    memoizable = True
     severity = "high"
     DEFAULTS: dict = {}
 
@@ -107,7 +108,6 @@ class UnknownBssid(Rule):
             "ssid": printable_ssid(ssid),
             "bssid": mac_text(bssid),
             "frame_kind": frame.kind,
-            "signal_dbm": frame.signal_dbm,
             "observed": {"security": sorted(observed), "pmf": elements.pmf},
             "expected": {
                 "security": sorted(expected),
