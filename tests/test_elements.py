@@ -89,10 +89,15 @@ def test_rsn_contents():
 def test_truncated_rsn_keeps_what_is_complete():
     body = struct.pack("<H", 1) + ieee(4) + struct.pack("<H", 2) + ieee(4) + b"\x00\x0f"
     e = build_elements(el(48, body) + SSID)
-    assert e.rsn == RsnInfo(1, ieee(4), (ieee(4),), (), None)
+    assert e.rsn == RsnInfo(1, ieee(4), (ieee(4),), (), None, truncated=True)
     assert e.ssid == b"Shinjuku_Free_Wi-Fi"
+    # The AKM list was never reached: unknown, not the 802.1X default.
+    assert e.security == frozenset()
     no_caps = build_elements(rsn([2], caps=None))
     assert (no_caps.rsn.akm, no_caps.rsn.capabilities, no_caps.pmf) == ((ieee(2),), None, "disabled")
+    # An element that simply ends after the pairwise list means 802.1X (the standard's default).
+    ends_early = build_elements(el(48, struct.pack("<H", 1) + ieee(4) + struct.pack("<H", 1) + ieee(4)))
+    assert ends_early.security == frozenset({"wpa2-eap"})
 
 
 def test_wpa1_wmm_and_vendor_ouis():

@@ -72,11 +72,16 @@ def band_of(freq_mhz: int) -> str | None:
 
 def element_channel_frequency(channel: int, heard_freq_mhz: int | None) -> int | None:
     """Frequency of a channel number that an element (DS, HT operation, CSA)
-    announces, interpreted in the band the frame was heard in."""
+    announces, interpreted in the band the frame was heard in.
+
+    A number that does not exist in that band (channel 149 "heard" on
+    2.4 GHz, because some drivers report a stale radiotap frequency right
+    after a hop) is read with the default convention instead: the AP knows
+    its channel better than a stale radio header does.
+    """
     band = band_of(heard_freq_mhz) if heard_freq_mhz else None
-    if band is None:
-        return channel_to_frequency(channel)
-    return channel_to_frequency(channel, band)
+    freq = channel_to_frequency(channel, band) if band is not None else None
+    return freq if freq is not None else channel_to_frequency(channel)
 
 
 # Regulatory domain JP (the first deployment), as centre frequencies in MHz.

@@ -227,13 +227,14 @@ def parse_rsn(body: bytes) -> RsnInfo:
     akm: tuple[bytes, ...] = ()
     capabilities = None
     pos = 6
+    whole = True
     if group is not None and pos + 2 <= size:
         pairwise, pos, whole = _suite_list(body, pos)
         if whole and pos + 2 <= size:
             akm, pos, whole = _suite_list(body, pos)
             if whole and pos + 2 <= size:
                 (capabilities,) = _U16.unpack_from(body, pos)
-    return RsnInfo(version, group, pairwise, akm, capabilities)
+    return RsnInfo(version, group, pairwise, akm, capabilities, truncated=not whole)
 
 
 def _suite_list(body: bytes, pos: int) -> tuple[tuple[bytes, ...], int, bool]:
@@ -265,18 +266,19 @@ def _parse_wps(body: bytes, into: dict[str, str] | None) -> dict[str, str]:
 def derive_security(rsn: RsnInfo | None, wpa: RsnInfo | None, privacy: bool) -> frozenset[str]:
     """Registry security words advertised by RSN/WPA elements and the Privacy bit.
 
-    An RSN or WPA element without an AKM list means 802.1X (the standard's
-    default). AKMs we have no word for add nothing.
+    An RSN or WPA element that ends before its AKM list means 802.1X (the
+    standard's default); one whose suite list is cut short, or AKMs we have no
+    word for, add nothing (the security is then unrecognised, not guessed).
     """
     words: set[str] = set()
     if rsn is not None:
-        for suite in rsn.akm or (OUI_IEEE + b"\x01",):
+        for suite in rsn.akm or (() if rsn.truncated else (OUI_IEEE + b"\x01",)):
             if suite[:3] == OUI_IEEE:
                 word = RSN_AKM_WORDS.get(suite[3])
                 if word:
                     words.add(word)
     if wpa is not None:
-        for suite in wpa.akm or (OUI_MICROSOFT + b"\x01",):
+        for suite in wpa.akm or (() if wpa.truncated else (OUI_MICROSOFT + b"\x01",)):
             if suite[:3] == OUI_MICROSOFT:
                 word = WPA_AKM_WORDS.get(suite[3])
                 if word:

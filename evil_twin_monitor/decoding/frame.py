@@ -108,10 +108,11 @@ class Elements:
 class RsnInfo:
     """RSN (element 48) or WPA1 contents. Suites are 4-byte ``bytes`` (OUI + type)."""
 
-    __slots__ = ("version", "group", "pairwise", "akm", "capabilities", "mfpr", "mfpc")
+    __slots__ = ("version", "group", "pairwise", "akm", "capabilities", "mfpr", "mfpc", "truncated")
 
     def __init__(self, version: int, group: bytes | None, pairwise: tuple[bytes, ...],
-                 akm: tuple[bytes, ...], capabilities: int | None) -> None:
+                 akm: tuple[bytes, ...], capabilities: int | None, truncated: bool = False) -> None:
+        self.truncated = truncated  # a suite list was cut short: the AKMs are not all known
         self.version = version
         self.group = group
         self.pairwise = pairwise

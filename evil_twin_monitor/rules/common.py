@@ -7,7 +7,7 @@ module. Functions here are pure and cheap enough for the hot path.
 from __future__ import annotations
 
 from ..decoding.channels import BAND_6G, band_of, element_channel_frequency, frequency_to_channel
-from ..decoding.frame import Frame
+from ..decoding.frame import Elements, Frame
 from ..decoding.text import printable_ssid
 from ..registry.model import AccessPoint
 
@@ -28,6 +28,12 @@ def operating_frequency(frame: Frame) -> int | None:
             if freq is not None:
                 return freq
     return frame.freq_mhz
+
+
+def security_unreadable(elements: Elements) -> bool:
+    """The element list broke off before any RSN/WPA element: what the frame
+    says about security cannot be known (the Privacy bit alone would read as WEP)."""
+    return elements.malformed is not None and elements.rsn is None and elements.wpa is None
 
 
 def channel_label(freq_mhz: int | None) -> str:

@@ -45,6 +45,10 @@ elements in every beacon.
 
 DEFAULTS: allow_tkip False, max_cached 4096.
 
+A frame whose element list breaks off before any RSN/WPA element gives no
+verdict: its security element may lie beyond the break, and the Privacy bit
+alone would read as WEP (seen in a real capture: a false "downgrade").
+
 Blind spots: a twin that copies the advertised security exactly (see
 ``cloned_bssid``, ``fingerprint_mismatch``, ``unexpected_channel``); what an
 AP actually negotiates in the handshake is not checked, only what it
@@ -59,7 +63,7 @@ from ..decoding.frame import BEACON, PROBE_RESP, Frame, RsnInfo, mac_text
 from ..decoding.text import printable_ssid
 from ..registry.model import AccessPoint, Network, Registry
 from .base import BoundedDict, Finding, Rule, RuleContext
-from .common import city_ap_phrase, operating_frequency, security_phrase, weakest_rank
+from .common import security_unreadable, city_ap_phrase, operating_frequency, security_phrase, weakest_rank
 
 RSN_OUI = b"\x00\x0f\xac"
 WPA_OUI = b"\x00\x50\xf2"
@@ -184,7 +188,7 @@ class SecurityMismatch(Rule):
 
     def on_frame(self, frame: Frame) -> Finding | None:
         elements = frame.elements
-        if elements is None:
+        if elements is None or security_unreadable(elements):
             return None
         registry = self.ctx.registry
         ap = registry.ap_for_bssid(frame.addr3)

@@ -42,7 +42,7 @@ from ..decoding.frame import BEACON, PROBE_RESP, Frame, mac_text
 from ..decoding.text import printable_ssid
 from ..registry.model import Registry
 from .base import Finding, Rule, RuleContext
-from .common import channel_label, operating_frequency, security_phrase, weakest_rank
+from .common import security_unreadable, channel_label, operating_frequency, security_phrase, weakest_rank
 
 
 class UnknownBssid(Rule):
@@ -89,7 +89,7 @@ class UnknownBssid(Rule):
         observed = elements.security
         observed_rank = weakest_rank(observed)
         weaker = (observed_rank is not None and expected_rank is not None
-                  and observed_rank < expected_rank)
+                  and observed_rank < expected_rank and not security_unreadable(elements))
         freq = operating_frequency(frame)
         where = f'"{printable_ssid(ssid)}" on {channel_label(freq)}'
         if weaker:
