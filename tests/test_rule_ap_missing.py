@@ -6,7 +6,8 @@ import pytest
 
 from evil_twin_monitor.decoding.frame import BEACON, PROBE_RESP, Elements, Frame
 from evil_twin_monitor.registry.model import build_registry
-from evil_twin_monitor.rules.ap_missing import ApMissing, duration_text, rfc3339
+from evil_twin_monitor.rules.ap_missing import ApMissing, duration_text
+from evil_twin_monitor.timestamps import rfc3339
 from evil_twin_monitor.rules.base import RuleContext
 
 SSID = b"Shinjuku_Free_Wi-Fi"
@@ -77,7 +78,7 @@ def test_silent_ap_is_reported_once_with_label_and_evidence():
         "heard for 10 minutes; it may be switched off or broken, or jammed by someone who wants "
         "users to join a fake one.")
     assert finding.evidence == {
-        "last_heard": "2024-05-01T09:00:01.900Z",
+        "last_heard": "2024-05-01T09:00:01.900000Z",
         "silent_s": 608,
         "allowance_s": 600,
         "frames_heard": 20,
@@ -176,4 +177,4 @@ def test_duration_text(seconds, text):
 
 
 def test_rfc3339():
-    assert rfc3339(T0 + 123_456_789) == "2024-05-01T09:00:00.123Z"
+    assert rfc3339(T0 + 123_456_789) == "2024-05-01T09:00:00.123456Z"

@@ -5,9 +5,9 @@ Theory of operation
 `Decoder.decode` is the one entry point of the hot path: link-layer header
 (`linklayer`), then the frame control field. A mixed capture is mostly data
 frames, so in radiotap they leave after reading the header length and the
-frame control byte, counted by type, before any radiotap field is parsed. Management frames become a `Frame`
-(`dot11.decode_management`), with the radio fields copied from the
-link-layer tuple.
+frame control byte, counted by type, before any radiotap field is parsed.
+Management frames become a `Frame` (`dot11.decode_management`), with the
+radio fields copied from the link-layer tuple.
 
 Nothing raises out of `decode`: reasons are counted in ``malformed`` and the
 frame is dropped (link-layer or header problems) or handed on decoded as far

@@ -97,13 +97,13 @@ class Registry:
 
     def ap_for_bssid(self, bssid: bytes | None) -> AccessPoint | None:
         """The registered AP entry covering this BSSID, or None."""
-        lookups = self._lookups
-        try:
-            return lookups[bssid]  # type: ignore[index]
-        except KeyError:
-            pass
         if bssid is None:
             return None
+        lookups = self._lookups
+        try:
+            return lookups[bssid]
+        except KeyError:
+            pass
         ap = self._by_bssid.get(bssid)
         if ap is None:
             ap = next((c for c in self._prefixes if c.matches(bssid)), None)

@@ -30,22 +30,13 @@ BSSIDs are followed.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, Mapping
 
-from ..decoding.frame import BEACON, PROBE_RESP, Frame
 from ..decoding.channels import frequency_to_channel
+from ..decoding.frame import BEACON, PROBE_RESP, Frame
+from ..timestamps import rfc3339
 from .base import BoundedDict, Finding, Rule, RuleContext
 from .common import city_ap_phrase, operating_frequency
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def rfc3339(ts_ns: int) -> str:
-    """Capture time as RFC 3339 UTC with milliseconds: '2024-05-01T09:00:00.000Z'."""
-    stamp = _EPOCH + timedelta(microseconds=ts_ns // 1000)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 def duration_text(seconds: int) -> str:
     """'45 seconds', '12 minutes', '3 hours', '2 days' (rounded down)."""

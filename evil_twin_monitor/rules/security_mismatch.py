@@ -63,7 +63,8 @@ from ..decoding.frame import BEACON, PROBE_RESP, Frame, RsnInfo, mac_text
 from ..decoding.text import printable_ssid
 from ..registry.model import AccessPoint, Network, Registry
 from .base import BoundedDict, Finding, Rule, RuleContext
-from .common import security_unreadable, city_ap_phrase, operating_frequency, security_phrase, weakest_rank
+from .common import (city_ap_phrase, operating_frequency, security_phrase, security_unreadable,
+                     weakest_rank)
 
 RSN_OUI = b"\x00\x0f\xac"
 WPA_OUI = b"\x00\x50\xf2"

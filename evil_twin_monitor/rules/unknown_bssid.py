@@ -42,7 +42,8 @@ from ..decoding.frame import BEACON, PROBE_RESP, Frame, mac_text
 from ..decoding.text import printable_ssid
 from ..registry.model import Registry
 from .base import Finding, Rule, RuleContext
-from .common import security_unreadable, channel_label, operating_frequency, security_phrase, weakest_rank
+from .common import (channel_label, operating_frequency, security_phrase, security_unreadable,
+                     weakest_rank)
 
 
 class UnknownBssid(Rule):
