@@ -7,10 +7,15 @@ The package layout is the architecture (DESIGN.md):
 - ``registry``  the city's legitimate access points, validated
 - ``rules``     one module per detection rule
 - ``engine``    frames -> findings -> alerts (dedup, hold-down); pure, deterministic
-- ``sinks``     where alerts go (stdout lines; later log, metrics, store)
+- ``sinks``     where alerts go (stdout lines, structured log; later metrics, store)
+- ``radio``     the receiver: nl80211 monitor mode and tuning, or a simulated radio
+- ``capture``   live frames from a monitor interface through a kernel filter
+- ``channelplan`` which channels the radio visits, and for how long
+- ``daemon``    the live shell (``run``): loop, recovery, reload, systemd, logging
+- ``simulation`` a TAP monitor interface and scenario player for hardware-free tests
 - ``replay``    the shell that feeds capture files to the engine
 - ``config``    the sensor configuration
 - ``cli``       the ``evil-twin-monitor`` command
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,4 +1,4 @@
-"""Command line: ``evil-twin-monitor replay|check-config ...``.
+"""Command line: ``evil-twin-monitor replay|run|check-config ...``.
 
 Exit status: 0 when the command did its job (whether or not alerts were
 raised); 2 for unusable input or arguments, with one line on stderr naming
@@ -49,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--stats-json", metavar="FILE", help="also write the summary as JSON to FILE")
     replay.add_argument("--quiet", action="store_true", help="no summary on stderr")
 
+    run = commands.add_parser(
+        "run", help="the sensor daemon: monitor mode, channel plan, live capture",
+        description="Run the sensor: put the adapter in monitor mode, hop the channel plan, "
+                    "capture management frames and log alerts. SIGHUP reloads the configuration "
+                    "and registry; SIGTERM stops cleanly. Exit 2 on configuration errors.")
+    run.add_argument("--config", metavar="PATH", required=True, help="sensor configuration file")
+    run.add_argument("--log-format", choices=("auto", "json", "console"),
+                     help="override logging.format of the configuration")
+
     check = commands.add_parser(
         "check-config", help="validate a sensor configuration or a registry and explain it",
         description="Validate and summarise. Exit 0 when valid, 2 with one line per problem otherwise.")
@@ -96,6 +105,11 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from .daemon import run  # the daemon's imports (scapy, pyroute2) only when needed
+    return run(args.config, args.log_format)
+
+
 def _check_config(args: argparse.Namespace) -> int:
     if args.config:
         print(summarize_config(load_config(args.config)))
@@ -109,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "replay":
             return _replay(args)
+        if args.command == "run":
+            return _run(args)
         return _check_config(args)
     except (RegistryError, ConfigError) as exc:
         print(str(exc), file=sys.stderr)

@@ -6,8 +6,13 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
+# libpcap compiles the kernel capture filter of `run` (through scapy).
+ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need_apt+=(libpcap0.8)
 if [ "${1:-}" = "--with-test-tools" ]; then
-  command -v tshark >/dev/null || need_apt+=(tshark)
+  command -v tshark >/dev/null || need_apt+=(tshark)                   # reference decoder
+  command -v ip >/dev/null || need_apt+=(iproute2)                     # network namespaces
+  command -v systemd-analyze >/dev/null || need_apt+=(systemd)         # unit verification
+  command -v setpriv >/dev/null || need_apt+=(util-linux)              # dropping capabilities
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -110,3 +110,22 @@ def test_python_dash_m_and_console_script_agree():
     result = subprocess.run([sys.executable, "-m", "evil_twin_monitor", "check-config",
                              "--registry", str(REGISTRY)], capture_output=True, text=True)
     assert result.returncode == 0 and "city-hall" in result.stdout
+
+
+def test_run_without_a_radio_section_is_one_line_with_status_2(capsys, tmp_path):
+    config = tmp_path / "sensor.yaml"
+    config.write_text(f"sensor: {{id: s1, facility: city-hall}}\nregistry: {REGISTRY}\n")
+    code, out, err = run(capsys, "run", "--config", str(config))
+    assert code == 2
+    assert err == f"{config}: radio: `run` needs a radio: section naming the interface " \
+                  "(see config/sensor.example.yaml)\n"
+
+
+def test_run_with_a_broken_configuration_names_file_line_and_field(capsys, tmp_path):
+    config = tmp_path / "sensor.yaml"
+    config.write_text(f"sensor: {{id: s1, facility: city-hall}}\nregistry: {REGISTRY}\n"
+                      "radio: {interface: wlan1, driver: nl80211x}\n")
+    code, out, err = run(capsys, "run", "--config", str(config))
+    assert code == 2
+    assert err.startswith(f"{config}:3: radio.driver: ")
+    assert "nl80211" in err and "simulated" in err

@@ -9,10 +9,12 @@ from typing import ClassVar
 import pytest
 
 from evil_twin_monitor import config as config_module
+from evil_twin_monitor.channelplan import ChannelSettings
 from evil_twin_monitor.config import (
-    ConfigError, EngineSettings, RuleConfig, default_engine_settings, load_config,
-    summarize_config,
+    CaptureSettings, ConfigError, EngineSettings, LoggingSettings, RuleConfig,
+    default_engine_settings, load_config, summarize_config,
 )
+from evil_twin_monitor.radio.base import RadioSettings
 from evil_twin_monitor.registry import RegistryError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "sensor.example.yaml"
@@ -67,7 +69,7 @@ def fake_rules(monkeypatch):
 def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str = CONFIG,
           registry: str = REGISTRY) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "site" / "registry").mkdir(parents=True)
+    (tmp_path / "site" / "registry").mkdir(parents=True, exist_ok=True)
     (tmp_path / "site" / "registry" / "city-hall.yaml").write_text(registry, encoding="utf-8")
     (tmp_path / "site" / "sensor.yaml").write_text(config, encoding="utf-8")
 
@@ -101,6 +103,17 @@ def test_summary(tmp_path, monkeypatch):
         "sensor city-hall-01 at facility city-hall (新宿区役所 本庁舎)",
         "registry: site/registry",
         "engine: hold-down 120 s, at most 500 open alerts",
+        "radio: none configured (replay and check-config work without it; run needs radio:)",
+        "channels: regulatory domain JP (Japan: 2.4 GHz 1-13, W52/W53/W56 36-144, "
+        "6 GHz 5925-6425 MHz)",
+        "  home: 2.4 GHz ch 1,6,11 (3 channels of the facility's access points, 0.5 s each, "
+        "every cycle)",
+        "  others: 54 channels, 2 per cycle in rotation (0.25 s each)",
+        "  cycle 2 s, full sweep 54 s (30 s with a radio that cannot tune 6 GHz), 75% of the "
+        "time on home channels",
+        "capture: 16 MiB socket receive buffer",
+        "logging: level info, format auto (JSON lines unless stderr is a terminal), "
+        "statistics every 60 s",
         "rules:",
         "  ap_missing: disabled",
         "  lookalike_ssid: enabled, severity high, max_distance=1",
@@ -137,11 +150,27 @@ def test_example_config_loads_and_summarizes():
     assert (cfg.sensor_id, cfg.facility) == ("city-hall-01", "city-hall")
     assert [f.id for f in cfg.registry.facilities] == [
         "central-library", "city-hall", "sports-center"]
+    assert cfg.radio == RadioSettings("nl80211", "wlan1", "etm0", None, 1.0, 30.0)
+    assert cfg.channels == ChannelSettings()
+    assert cfg.capture == CaptureSettings()
+    assert cfg.logging == LoggingSettings()
     lines = summarize_config(cfg).splitlines()
-    assert lines[:6] == [
+    assert lines[:13] == [
         "sensor city-hall-01 at facility city-hall (新宿区役所 本庁舎)",
         f"registry: {EXAMPLE.parent / 'registry'}",
         "engine: hold-down 300 s, at most 10000 open alerts",
+        "radio: wlan1 via nl80211, capturing on monitor interface etm0; when the interface is "
+        "missing or down, retry after 1 s, backing off to 30 s",
+        "channels: regulatory domain JP (Japan: 2.4 GHz 1-13, W52/W53/W56 36-144, "
+        "6 GHz 5925-6425 MHz)",
+        "  home: 2.4 GHz ch 1,6,11; 5 GHz ch 36-64,100-140 (22 channels of the facility's "
+        "access points, 0.5 s each, every cycle)",
+        "  others: 35 channels, 2 per cycle in rotation (0.25 s each)",
+        "  cycle 11.5 s, full sweep 206.75 s (68.75 s with a radio that cannot tune 6 GHz), "
+        "96% of the time on home channels",
+        "capture: 16 MiB socket receive buffer",
+        "logging: level info, format auto (JSON lines unless stderr is a terminal), "
+        "statistics every 60 s",
         "rules:",
         "  ap_missing: enabled, severity low",
         "  lookalike_ssid: enabled, severity medium, max_distance=2",
@@ -196,7 +225,7 @@ def test_typo_in_top_level_key_and_bad_sensor_id(tmp_path, monkeypatch):
         "site/sensor.yaml:2: sensor.id: 'City Hall 01' is not a valid sensor id; use lowercase "
         "letters, digits and '-' (like city-hall-01)",
         "site/sensor.yaml:5: engin: unknown key 'engin' (did you mean 'engine'?); valid keys: "
-        "sensor, registry, engine, rules",
+        "sensor, registry, engine, rules, radio, channels, capture, logging",
     ]
 
 
@@ -234,3 +263,234 @@ def test_missing_sections(tmp_path, monkeypatch):
         "site/sensor.yaml:1: missing required key 'registry'",
         "site/sensor.yaml:2: sensor: missing required key 'facility'",
     ]
+
+
+# --- radio, channels, capture, logging ---------------------------------------------
+
+SENSOR_SECTIONS = """\
+radio:
+  interface: tap-sim0
+  driver: simulated
+  control_socket: run/radio.sock
+  retry_initial_s: 0.5
+  retry_max_s: 10
+channels:
+  regulatory_domain: etsi
+  home_dwell_s: 1
+  other_dwell_s: 0.2
+  others_per_cycle: 3
+  exclude: [14, 5955, 5GHz]
+capture:
+  buffer_mb: 64
+logging:
+  level: debug
+  format: json
+  stats_interval_s: 30
+"""
+
+
+def test_sensor_sections(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG + SENSOR_SECTIONS)
+    cfg = load_config("site/sensor.yaml")
+    assert cfg.radio == RadioSettings(driver="simulated", interface="tap-sim0",
+                                      monitor_interface="etm0",
+                                      control_socket="site/run/radio.sock",
+                                      retry_initial_s=0.5, retry_max_s=10.0)
+    five = tuple(5000 + 5 * c for c in (*range(36, 65, 4), *range(100, 141, 4)))
+    assert cfg.channels == ChannelSettings("ETSI", 1.0, 0.2, 3, (), tuple(sorted(
+        (2484, 5955) + five)))
+    assert cfg.capture == CaptureSettings(64)
+    assert cfg.logging == LoggingSettings("debug", "json", 30.0)
+    plan = cfg.channel_plan()
+    assert plan.domain == "ETSI" and plan.home == (2412, 2437, 2462)
+    assert not any(4900 < f < 5925 or f == 5955 for f in plan.others)
+    # The radio reports what it can tune: the daemon's plan follows.
+    assert cfg.channel_plan(frozenset({2412, 2437, 2417})).others == (2417,)
+    lines = summarize_config(cfg).splitlines()
+    assert lines[3:10] == [
+        "radio: simulated, capturing on tap-sim0, channel changes sent to site/run/radio.sock; "
+        "when the interface is missing or down, retry after 0.5 s, backing off to 10 s",
+        "channels: regulatory domain ETSI (Europe, ETSI: 2.4 GHz 1-13, 5 GHz 36-64 and "
+        "100-140, 6 GHz 5945-6425 MHz)",
+        "  home: 2.4 GHz ch 1,6,11 (3 channels of the facility's access points, 1 s each, "
+        "every cycle)",
+        "  others: 33 channels, 3 per cycle in rotation (0.2 s each)",
+        "  cycle 3.6 s, full sweep 39.6 s (14 s with a radio that cannot tune 6 GHz), 83% of "
+        "the time on home channels",
+        "capture: 64 MiB socket receive buffer",
+        "logging: level debug, format JSON lines, statistics every 30 s",
+    ]
+
+
+def test_sections_are_optional(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch)
+    cfg = load_config("site/sensor.yaml")
+    assert cfg.radio is None
+    assert (cfg.channels, cfg.capture, cfg.logging) == (
+        ChannelSettings(), CaptureSettings(), LoggingSettings())
+
+
+def test_radio_defaults_to_nl80211(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG + "radio:\n  interface: wlan1\n")
+    assert load_config("site/sensor.yaml").radio == RadioSettings("nl80211", "wlan1")
+
+
+def test_only_channels(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG + "channels:\n  only: [1, 36, 5955]\n  home_dwell_s: 2\n")
+    cfg = load_config("site/sensor.yaml")
+    assert cfg.channels.only == (2412, 5180, 5955)
+    assert summarize_config(cfg).splitlines()[5:7] == [
+        "  only: 2.4 GHz ch 1; 5 GHz ch 36; 6 GHz 5955 MHz (3 channels, 2 s each, in turn; "
+        "no sweep)",
+        "  cycle 6 s, full sweep 6 s (4 s with a radio that cannot tune 6 GHz), 100% of the "
+        "time on home channels",
+    ]
+
+
+def test_registered_channel_outside_the_domain_is_mentioned(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG + "channels:\n  regulatory_domain: US\n",
+          REGISTRY.replace("[1, 6, 11]", "[1, 6, 13]"))
+    cfg = load_config("site/sensor.yaml")
+    assert 2472 in cfg.channel_plan().home
+    assert "  note: 2.4 GHz ch 13 is not in regulatory domain US but listed for a registered " \
+           "access point; listened to anyway" in summarize_config(cfg).splitlines()
+
+
+def test_radio_mistakes(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG + """\
+radio:
+  interface: wlan0 monitor
+  driver: nl80221
+  monitor_interface: a-very-long-monitor0
+  retry_initial_s: 0
+  retry_max_s: 0.5
+  retry: 3
+""")
+    assert errors("site/sensor.yaml") == [
+        "site/sensor.yaml:12: radio.interface: 'wlan0 monitor' is not a valid interface name: "
+        "an interface name cannot be '.' or '..' or contain '/', ':' or whitespace",
+        "site/sensor.yaml:13: radio.driver: 'nl80221' is not a radio driver "
+        "(did you mean 'nl80211'?); valid: nl80211, simulated",
+        "site/sensor.yaml:14: radio.monitor_interface: 'a-very-long-monitor0' is not a valid "
+        "interface name: interface names are at most 15 bytes long",
+        "site/sensor.yaml:15: radio.retry_initial_s: 0 is out of range; valid: 0.1-3600 s",
+        "site/sensor.yaml:17: radio.retry: unknown key 'retry' (did you mean 'retry_max_s'?); "
+        "valid keys: interface, driver, monitor_interface, control_socket, retry_initial_s, "
+        "retry_max_s",
+    ]
+
+
+def test_radio_needs_an_interface_and_control_socket_only_when_simulated(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG + """\
+radio:
+  control_socket: /run/sim.sock
+  retry_initial_s: 5
+  retry_max_s: 2
+""")
+    assert errors("site/sensor.yaml") == [
+        "site/sensor.yaml:12: radio: missing required key 'interface'",
+        "site/sensor.yaml:12: radio.control_socket: only the simulated driver uses a control "
+        "socket; remove it, or set driver: simulated",
+        "site/sensor.yaml:14: radio.retry_max_s: 2 is less than retry_initial_s (5); the "
+        "backoff grows from the first to the second",
+    ]
+
+
+def test_control_socket_path_length(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG + "radio:\n  interface: tap0\n  driver: simulated\n"
+                                          f"  control_socket: /run/{'x' * 110}.sock\n")
+    assert errors("site/sensor.yaml") == [
+        f"site/sensor.yaml:14: radio.control_socket: '/run/{'x' * 110}.sock' is longer than the "
+        "107 bytes a Unix socket path may have; use a shorter path",
+    ]
+
+
+def test_channel_mistakes(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG + """\
+channels:
+  regulatory_domain: EU
+  home_dwell_s: 0
+  other_dwell_s: 600
+  others_per_cycle: -1
+  only: [1, 15, 5190, W52, [36]]
+  exclude: 6
+  dwell: 1
+""")
+    assert errors("site/sensor.yaml") == [
+        "site/sensor.yaml:12: channels.regulatory_domain: 'EU' is not a supported regulatory "
+        "domain; valid: JP (Japan), US (United States, FCC), ETSI (Europe, ETSI)",
+        "site/sensor.yaml:13: channels.home_dwell_s: 0 is out of range; valid: 0.01-60 s",
+        "site/sensor.yaml:14: channels.other_dwell_s: 600 is out of range; valid: 0.01-60 s",
+        "site/sensor.yaml:15: channels.others_per_cycle: -1 is out of range; valid: 0-1000",
+        "site/sensor.yaml:16: channels.only[1]: 15 is not a 20 MHz channel in 2.4 or 5 GHz; "
+        "valid: 1-14, 36-144 in steps of 4, 149-177 in steps of 4 (6 GHz: write the frequency "
+        "in MHz, like 5955)",
+        "site/sensor.yaml:16: channels.only[2]: 5190 MHz (channel 38) is not the centre of a "
+        "20 MHz channel; valid: 2412-2472 in steps of 5, 2484, 5160-5720 and 5745-5885 in "
+        "steps of 20, 5935, 5955-7115 in steps of 20",
+        "site/sensor.yaml:16: channels.only[3]: 'W52' is neither a channel, a frequency in MHz "
+        "nor a band; valid: a channel like 36, a frequency like 5955, or 2.4GHz, 5GHz, 6GHz",
+        "site/sensor.yaml:16: channels.only[4]: expected a channel, a frequency or a band; "
+        "got a list",
+        "site/sensor.yaml:17: channels.exclude: expected a list like [1, 6, 11, 5955]; "
+        "got a number '6'",
+        "site/sensor.yaml:18: channels.dwell: unknown key 'dwell'; valid keys: "
+        "regulatory_domain, home_dwell_s, other_dwell_s, others_per_cycle, only, exclude",
+    ]
+
+
+def test_excluding_everything_is_an_error_at_load_time(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG + """\
+channels:
+  exclude: [2.4GHz, 5GHz, 6GHz]
+""")
+    assert errors("site/sensor.yaml") == [
+        "site/sensor.yaml:12: channels.exclude: exclude: removes every channel of regulatory "
+        "domain JP and every registered channel: nothing to listen on",
+    ]
+
+
+def test_facility_without_channels_to_visit(tmp_path, monkeypatch):
+    registry = REGISTRY.split("    networks:")[0]
+    write(tmp_path, monkeypatch, CONFIG + "channels:\n  others_per_cycle: 0\n", registry)
+    assert errors("site/sensor.yaml") == [
+        "site/sensor.yaml:12: channels.others_per_cycle: the facility has no registered access "
+        "points and others_per_cycle is 0: nothing to listen on",
+    ]
+    write(tmp_path, monkeypatch, CONFIG + "channels:\n  exclude: [6GHz]\n", registry)
+    lines = summarize_config(load_config("site/sensor.yaml")).splitlines()
+    assert lines[5:9] == [
+        "  home: none (the facility has no registered access points)",
+        "  others: 33 channels, 2 per cycle in rotation (0.25 s each)",
+        "  cycle 0.5 s, full sweep 8.25 s, 0% of the time on home channels",
+        "  note: the facility has no registered access points, so every channel is swept at "
+        "the other-channel dwell",
+    ]
+
+
+def test_capture_and_logging_mistakes(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG + """\
+capture:
+  buffer_mb: 0
+logging:
+  level: verbose
+  format: text
+  stats_interval_s: .inf
+""")
+    assert errors("site/sensor.yaml") == [
+        "site/sensor.yaml:12: capture.buffer_mb: 0 is out of range; valid: 1-1024",
+        "site/sensor.yaml:14: logging.level: 'verbose' is not a log level; valid: debug, info, "
+        "warning, error",
+        "site/sensor.yaml:15: logging.format: 'text' is not a log format; valid: auto, json, "
+        "console",
+        "site/sensor.yaml:16: logging.stats_interval_s: .inf is out of range; valid: 1-86400 s",
+    ]
+
+
+def test_example_documents_every_key():
+    """Every key the reader accepts appears in the example, so it stays the reference."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for key in (config_module.RADIO_KEYS + config_module.RADIO_OPTIONAL
+                + config_module.CHANNEL_KEYS + config_module.CAPTURE_KEYS
+                + config_module.LOGGING_KEYS + config_module.TOP_OPTIONAL):
+        assert f"{key}:" in text, key

@@ -196,3 +196,54 @@ def test_memoizable_rules_judge_each_distinct_beacon_once_and_repeats_still_coun
     engine.set_registry(REGISTRY)  # a reload forgets the memo
     engine.feed(beacon(2, number=11))
     assert CountingMemoRule.calls == 3
+
+
+@dataclass(frozen=True)
+class _Conf:
+    enabled: bool = True
+    severity: str | None = None
+    settings: dict = field(default_factory=dict)
+
+
+def _tickers(engine: Engine) -> list:
+    return [r for r in engine.rules if r.id == "ap_missing"]
+
+
+def test_reload_keeps_learned_state_of_rules_whose_configuration_is_unchanged():
+    engine, rec = make_engine()
+    ticker = _tickers(engine)[0]
+    engine.feed(beacon(0))
+    restarted = engine.reconfigure(facility=None, sensor=None, rules={}, hold_down_s=300,
+                                   max_open_alerts=10_000)
+    assert restarted == []
+    assert _tickers(engine)[0] is ticker
+    engine.feed(beacon(1))  # same key, still open: a repeat, not a new alert
+    assert rec.events == [("opened", b"\x02\x00\x00\x00\x00\x01", 0)]
+
+
+def test_reload_restarts_a_rule_whose_configuration_changed_and_applies_severity():
+    engine, rec = make_engine()
+    ticker = _tickers(engine)[0]
+    restarted = engine.reconfigure(
+        facility=None, sensor=None, hold_down_s=300, max_open_alerts=10_000,
+        rules={"ap_missing": _Conf(severity="high"), "unknown_bssid": _Conf(severity="low")})
+    assert sorted(restarted) == ["ap_missing", "unknown_bssid"]
+    assert _tickers(engine)[0] is not ticker
+    engine.feed(beacon(0))
+    assert [a.severity for a in engine.open_alerts] == ["low"]
+
+
+def test_reload_can_disable_a_rule_and_a_new_facility_restarts_every_rule():
+    engine, rec = make_engine()
+    engine.reconfigure(facility=None, sensor=None, hold_down_s=300, max_open_alerts=10_000,
+                       rules={"unknown_bssid": _Conf(enabled=False)})
+    engine.feed(beacon(0))
+    assert rec.events == []
+    assert "beacon" not in engine.kinds
+    ticker = _tickers(engine)[0]
+    restarted = engine.reconfigure(facility="library", sensor="s1", rules={}, hold_down_s=300,
+                                   max_open_alerts=10_000)
+    assert sorted(restarted) == ["ap_missing", "unknown_bssid"]
+    assert _tickers(engine)[0] is not ticker
+    engine.feed(beacon(1))
+    assert [a.facility for a in engine.open_alerts] == ["library"]

@@ -178,3 +178,14 @@ def test_duration_text(seconds, text):
 
 def test_rfc3339():
     assert rfc3339(T0 + 123_456_789) == "2024-05-01T09:00:00.123456Z"
+
+
+def test_a_deaf_sensor_does_not_count_as_silence_of_the_aps():
+    r = rule(silence_s=600)
+    last = hear(r, 20)
+    # Heard for 2 s, then 5 minutes of listening, then the radio was lost for an hour.
+    gap_start = last + 300 * SEC
+    gap_end = gap_start + 3600 * SEC
+    r.capture_gap(gap_start, gap_end)
+    assert ticks(r, gap_end, gap_end + 290 * SEC) == []       # 590 s of real silence so far
+    assert len(ticks(r, gap_end + 310 * SEC, gap_end + 310 * SEC)) == 1  # 610 s: missing

@@ -81,14 +81,30 @@ class Engine:
         self.max_open_alerts = max_open_alerts
         self.sinks = list(sinks)
         self.source: str | None = None  # set by a shell replaying several files
+        self._rule_classes = tuple(rule_classes)
+        self._rule_config: Mapping[str, RuleSetting] = {}
         self.rules: list[Rule] = []
+        self._install_rules(rules or {}, keep={})
+        self.open: dict[tuple, Alert] = {}
+        self._expiry: list[tuple[int, int, tuple]] = []
+        self._order = 0
+        self.now_ns = 0
+        self._next_tick = 0
+        self.alerts_by_rule: dict[str, int] = {}
+        self.dropped_findings = 0
+
+    def _install_rules(self, config: Mapping[str, RuleSetting], keep: Mapping[str, Rule]) -> None:
+        """Build the enabled rules (reusing the instances in ``keep``) and the dispatch tables."""
+        self._rule_config = dict(config)
+        self.rules = []
         self._severity: dict[str, str] = {}
-        rules = rules or {}
-        for cls in rule_classes:
-            conf = rules.get(cls.id)
+        for cls in self._rule_classes:
+            conf = config.get(cls.id)
             if conf is not None and not conf.enabled:
                 continue
-            self.rules.append(cls(self.ctx, conf.settings if conf is not None else None))
+            rule = keep.get(cls.id)
+            self.rules.append(rule if rule is not None
+                              else cls(self.ctx, conf.settings if conf is not None else None))
             if conf is not None and conf.severity:
                 self._severity[cls.id] = conf.severity
         dispatch: dict[str, tuple[list, list]] = {}
@@ -97,15 +113,14 @@ class Engine:
                 dispatch.setdefault(kind, ([], []))[0 if rule.memoizable else 1].append(rule.on_frame)
         self._dispatch = {kind: (tuple(memo), tuple(plain)) for kind, (memo, plain) in dispatch.items()}
         self._memo: dict[tuple, tuple[Finding, ...]] = {}
-        self._tick_rules = [[rule, int(rule.tick_interval_s * NS), 0] for rule in self.rules
-                            if rule.tick_interval_s]
-        self.open: dict[tuple, Alert] = {}
-        self._expiry: list[tuple[int, int, tuple]] = []
-        self._order = 0
-        self.now_ns = 0
-        self._next_tick = 0
-        self.alerts_by_rule: dict[str, int] = {}
-        self.dropped_findings = 0
+        old_due = {id(entry[0]): entry[2] for entry in getattr(self, "_tick_rules", ())}
+        self._tick_rules = [[rule, int(rule.tick_interval_s * NS), old_due.get(id(rule), 0)]
+                            for rule in self.rules if rule.tick_interval_s]
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """Frame kinds some enabled rule reads (the live capture filters on these)."""
+        return frozenset(self._dispatch)
 
     # -- hot path -------------------------------------------------------
     def feed(self, frame: Frame) -> None:
@@ -236,6 +251,34 @@ class Engine:
         self._memo.clear()
         for rule in self.rules:
             rule.registry_changed()
+
+    def reconfigure(self, *, facility: str | None, sensor: str | None,
+                    rules: Mapping[str, RuleSetting], hold_down_s: float,
+                    max_open_alerts: int) -> list[str]:
+        """Apply a reloaded sensor configuration (SIGHUP).
+
+        Rules whose configuration did not change keep their instance and so
+        their learned state; the others start afresh. A different facility
+        or sensor restarts every rule, since what they learned was learned
+        there. Open alerts stay open. Returns the ids of restarted rules.
+        """
+        moved = (facility, sensor) != (self.ctx.facility, self.ctx.sensor)
+        self.ctx.facility, self.ctx.sensor = facility, sensor
+        keep = {} if moved else {
+            rule.id: rule for rule in self.rules
+            if rules.get(rule.id) == self._rule_config.get(rule.id)}
+        self._install_rules(rules, keep)
+        self.hold_down_ns = int(hold_down_s * NS)
+        self.max_open_alerts = max_open_alerts
+        return [rule.id for rule in self.rules if rule.id not in keep]
+
+    def capture_gap(self, start_ns: int, end_ns: int) -> None:
+        """The sensor heard nothing from ``start_ns`` to ``end_ns`` (radio lost).
+
+        Rules that judge silence must not count a deaf sensor as a silent AP."""
+        if end_ns > start_ns:
+            for rule in self.rules:
+                rule.capture_gap(start_ns, end_ns)
 
     @property
     def open_alerts(self) -> Iterable[Alert]:

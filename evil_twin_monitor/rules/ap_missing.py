@@ -17,7 +17,8 @@ normally-heard BSSID whose last frame is more than ``silence_s`` seconds old
 yields one finding, once per silence; hearing it again re-arms it. Ticks
 come only as capture time advances, so nothing fires at the end of a
 capture or while the capture itself has stopped (the daemon's own health
-metrics cover a dead capture).
+metrics cover a dead capture); after the daemon lost and recovered its radio,
+``capture_gap`` moves every last-heard time past the deaf period.
 
 Also: `ApMissing.ap_status` exposes per-BSSID last heard / signal /
 frequency / frames, read-only, for the metrics exporter.
@@ -106,6 +107,12 @@ class ApMissing(Rule):
         registry = self.ctx.registry
         for bssid in [b for b in self._heard if registry.ap_for_bssid(b) is None]:
             del self._heard[bssid]
+
+    def capture_gap(self, start_ns: int, end_ns: int) -> None:
+        """A deaf sensor says nothing about the APs: the deaf period does not count as silence."""
+        for heard in self._heard.values():
+            if heard.last_ns < end_ns:
+                heard.last_ns = min(heard.last_ns, start_ns) + (end_ns - start_ns)
 
     def on_tick(self, now_ns: int) -> Iterable[Finding]:
         findings: list[Finding] = []

@@ -103,6 +103,10 @@ class Rule:
         """Called after the engine swapped ``ctx.registry`` (reload). Rules that
         cache registry lookups clear those caches here; learned state stays."""
 
+    def capture_gap(self, start_ns: int, end_ns: int) -> None:
+        """The sensor was deaf from ``start_ns`` to ``end_ns`` (radio lost and
+        recovered). Rules that judge silence shift their clocks past it."""
+
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -1,0 +1,439 @@
+"""The daemon: radio, capture and engine in one single-threaded loop.
+
+Theory of operation
+-------------------
+One thread does everything, so nothing needs a lock and the engine stays the
+same deterministic object ``replay`` drives:
+
+- ``poll`` waits on the capture socket and on a self-pipe that signal
+  handlers write to (``signal.set_wakeup_fd``), with a timeout that ends at the
+  next channel hop or housekeeping moment, whichever is first.
+- Frames are read in batches and go through the same `Decoder` and `Engine`
+  as in ``replay``; a frame whose radiotap header has no frequency gets the
+  frequency the radio is tuned to.
+- Every ``HOUSEKEEPING_S`` the engine's clock advances even without frames (so
+  hold-downs expire and silences are noticed), the kernel's drop counter is
+  read, the systemd watchdog is fed and, less often, a ``stats`` event and
+  the systemd status line are written.
+- The radio hops along the channel plan; a frequency the driver refuses is
+  dropped from the plan and logged once.
+
+Failure handling follows who can fix it. Bad configuration, a missing
+capability or an adapter without monitor mode end the daemon with status 2
+(systemd does not restart it: ``RestartPreventExitStatus=2``). The adapter
+vanishing or going down is normal in the field: the daemon says so, keeps
+retrying with exponential backoff while feeding the watchdog, and resumes;
+the deaf period is reported to the engine so that it does not count as
+silence of the APs. SIGHUP loads the configuration and registry anew and
+applies them only if both are valid, keeping what the rules learned;
+SIGTERM/SIGINT stop the loop, restore the radio and close open alerts.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..capture import CaptureError, LiveCapture, filter_expression
+from ..channelplan import ChannelPlan, ChannelPlanError
+from ..config import ConfigError, SensorConfig, load_config
+from ..decoding import Decoder
+from ..decoding.channels import frequency_to_channel
+from ..engine import Engine
+from ..radio import RadioError, RadioInfo, make_radio
+from ..radio.base import TuneFailed
+from ..registry import RegistryError
+from ..registry.yamlsource import Problem
+from ..sinks import LogSink
+from .logs import configure_logging
+from .notify import Notifier
+
+HOUSEKEEPING_S = 1.0
+STATUS_INTERVAL_S = 5.0
+BATCH = 256            # frames per read call
+BATCHES_PER_WAKE = 16  # then look at the clock again
+EXIT_OK, EXIT_CONFIG = 0, 2
+
+
+class Stop(Exception):
+    """A signal asked the daemon to stop while it was waiting."""
+
+
+def build_engine(config: SensorConfig, sinks: list[Any]) -> Engine:
+    return Engine(config.registry, facility=config.facility, sensor=config.sensor_id,
+                  rules=config.rules, hold_down_s=config.hold_down_s,
+                  max_open_alerts=config.max_open_alerts, sinks=sinks)
+
+
+class Sensor:
+    def __init__(self, config_path: str | Path, config: SensorConfig, log: Any,
+                 notifier: Notifier | None = None) -> None:
+        self.config_path = Path(config_path)
+        self.config = config
+        self.log = log
+        self.notifier = notifier or Notifier()
+        self.decoder = Decoder()
+        self.engine = build_engine(config, [LogSink(log)])
+        self.radio = make_radio(config.radio)
+        self.radio_info: RadioInfo | None = None
+        self.capture: LiveCapture | None = None
+        self.plan: ChannelPlan | None = None
+        self._hops: Any = iter(())
+        self.freq_mhz: int | None = None
+        self._hop_at = 0.0
+        self._signals: list[int] = []
+        self._wake_r, self._wake_w = socket.socketpair()
+        # counters
+        self.frames = 0
+        self.kernel_drops = 0
+        self._period_frames = 0
+        self._period_drops = 0
+        self._period_start = time.monotonic()
+        self._status_frames = 0
+        self._status_at = self._period_start
+        self._fps = 0.0
+        self._deaf_since_ns: int | None = None
+
+    # -- signals ------------------------------------------------------------
+    def _install_signals(self) -> None:
+        for sock in (self._wake_r, self._wake_w):
+            sock.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._signals.append(signum)
+
+    def _handle_signals(self) -> None:
+        """Act on signals received since the last look; `Stop` ends the loop."""
+        try:
+            while self._wake_r.recv(64):
+                pass
+        except BlockingIOError:
+            pass
+        while self._signals:
+            signum = self._signals.pop(0)
+            if signum == signal.SIGHUP:
+                self.reload()
+            else:
+                self.log.info("stopping", signal=signal.Signals(signum).name)
+                raise Stop
+
+    # -- main ---------------------------------------------------------------------
+    def run(self) -> int:
+        self._install_signals()
+        radio = self.config.radio
+        assert radio is not None
+        self.log.info("sensor_starting", version=__version__, sensor=self.config.sensor_id,
+                      facility=self.config.facility, interface=radio.interface,
+                      driver=radio.driver, config=str(self.config_path))
+        status = EXIT_OK
+        try:
+            self._connect_with_retry("start")
+            while True:
+                try:
+                    self._pump()
+                except (CaptureError, RadioError) as exc:
+                    if getattr(exc, "permanent", True):
+                        raise
+                    self._lost(exc)
+                    self._connect_with_retry("lost")
+        except Stop:
+            pass
+        except (CaptureError, RadioError) as exc:
+            self.log.error("sensor_failed", error=str(exc))
+            status = EXIT_CONFIG
+        except Exception:
+            # A bug: say so in the log with the traceback; systemd restarts us.
+            self.log.exception("sensor_crashed")
+            raise
+        finally:
+            self._shutdown()
+        return status
+
+    def _pump(self) -> None:
+        """Capture until a signal stops us or the capture is lost (raises)."""
+        assert self.capture is not None
+        capture = self.capture
+        poller = select.poll()
+        poller.register(capture.fileno(), select.POLLIN)
+        poller.register(self._wake_r.fileno(), select.POLLIN)
+        capture_fd = capture.fileno()
+        read = capture.read
+        decode = self.decoder.decode
+        feed = self.engine.feed
+        linktype = capture.linktype
+        next_housekeeping = time.monotonic() + HOUSEKEEPING_S
+        while True:
+            if self._signals:
+                self._handle_signals()
+                if self.capture is not capture:  # a reload reopened it
+                    return
+            now = time.monotonic()
+            if now >= self._hop_at:
+                self._hop(now)
+            if now >= next_housekeeping:
+                self._housekeeping(now)
+                next_housekeeping = now + HOUSEKEEPING_S
+            timeout = min(self._hop_at, next_housekeeping) - time.monotonic()
+            events = poller.poll(max(0, int(timeout * 1000) + 1))
+            if not any(fd == capture_fd for fd, _ in events):
+                continue
+            number = self.frames
+            freq = self.freq_mhz
+            for _ in range(BATCHES_PER_WAKE):
+                batch = read(BATCH)
+                for ts_ns, data in batch:
+                    number += 1
+                    frame = decode(data, linktype, ts_ns, number)
+                    if frame is not None:
+                        if frame.freq_mhz is None:
+                            frame.freq_mhz = freq
+                        feed(frame)
+                if len(batch) < BATCH:
+                    break
+            self._period_frames += number - self.frames
+            self.frames = number
+
+    # -- radio and capture ------------------------------------------------------------
+    def _connect(self) -> None:
+        """Open the radio, plan the channels, open the capture (may raise)."""
+        self.radio_info = self.radio.open()
+        info = self.radio_info
+        self.log.info("radio_ready", interface=self.config.radio.interface,  # type: ignore[union-attr]
+                      capture_interface=info.capture_interface, phy=info.phy, driver=info.driver,
+                      frequencies=len(info.frequencies) if info.frequencies is not None else None)
+        self._plan()
+        self.capture = LiveCapture(info.capture_interface, self.engine.kinds,
+                                   self.config.capture.buffer_mb << 20)
+        self.log.info("capture_started", interface=info.capture_interface,
+                      filter=self.capture.filter, buffer_bytes=self.capture.buffer_bytes)
+        self._hop(time.monotonic())
+
+    def _plan(self) -> None:
+        supported = self.radio_info.frequencies if self.radio_info else None
+        try:
+            plan = self.config.channel_plan(supported)
+        except ChannelPlanError as exc:
+            raise RadioError(f"the adapter can tune none of the planned channels: {exc}",
+                             permanent=True) from exc
+        self._set_plan(plan)
+
+    def _set_plan(self, plan: ChannelPlan) -> None:
+        self.plan = plan
+        self._hops = plan.steps()
+        self._hop_at = 0.0
+        self.log.info("channel_plan", plan=plan.describe(), home=list(plan.home),
+                      others=len(plan.others), cycle_s=round(plan.cycle_s, 3),
+                      sweep_s=round(plan.sweep_s, 3), notes=list(plan.notes()))
+
+    def _hop(self, now: float) -> None:
+        """Tune to the next channel of the plan; a refused frequency leaves the plan."""
+        assert self.plan is not None
+        for _ in range(len(self.plan.home) + len(self.plan.others) + 1):
+            hop = next(self._hops)
+            if hop.freq_mhz == self.freq_mhz:
+                self._hop_at = now + hop.dwell_s
+                return
+            try:
+                self.radio.tune(hop.freq_mhz, hop.width_mhz)
+            except TuneFailed as exc:
+                self.log.warning("tune_failed", frequency_mhz=hop.freq_mhz, error=str(exc))
+                try:
+                    remaining = self.plan.without(hop.freq_mhz)
+                except ChannelPlanError as empty:
+                    raise RadioError(f"no frequency of the channel plan could be tuned: {empty}",
+                                     permanent=True) from exc
+                self._set_plan(remaining)
+                continue
+            self.freq_mhz = hop.freq_mhz
+            self._hop_at = now + hop.dwell_s
+            return
+        raise RadioError("no frequency of the channel plan could be tuned")
+
+    def _connect_with_retry(self, why: str) -> None:
+        """Connect (``why``: start, lost or reload); while the interface is
+        missing or down, wait with backoff. A reload while waiting changes
+        ``self.config`` and ``self.radio``: the next attempt uses them."""
+        first = why == "start"
+        assert self.config.radio is not None
+        delay = self.config.radio.retry_initial_s
+        started = time.monotonic()
+        attempts = 0
+        while True:
+            settings = self.config.radio
+            assert settings is not None
+            try:
+                self._connect()
+                break
+            except (CaptureError, RadioError) as exc:
+                if getattr(exc, "permanent", True):
+                    raise
+                self._close_capture()
+                self._close_radio(quiet=True)
+                attempts += 1
+                event = "radio_waiting" if first and attempts == 1 else "radio_retry_failed"
+                self.log.warning(event, error=str(exc), retry_in_s=round(delay, 3))
+                self.notifier.status(f"waiting for {settings.interface}: {exc}")
+                if first and attempts == 1:
+                    self.notifier.ready(f"waiting for {settings.interface}")
+                self._sleep(delay)
+                delay = min(delay * 2, settings.retry_max_s)
+        if first:
+            self.notifier.ready(self._status_line())
+            return
+        if self._deaf_since_ns is not None:
+            self.engine.capture_gap(self._deaf_since_ns, time.time_ns())
+            self._deaf_since_ns = None
+        if why == "lost":
+            self.log.info("radio_recovered", interface=settings.interface, attempts=attempts,
+                          down_s=round(time.monotonic() - started, 3))
+
+    def _lost(self, exc: Exception) -> None:
+        settings = self.config.radio
+        assert settings is not None
+        self._deaf_since_ns = time.time_ns()
+        self.log.warning("radio_lost", interface=settings.interface, error=str(exc),
+                         retry_in_s=settings.retry_initial_s)
+        self.notifier.status(f"radio lost: {exc}")
+        self._close_capture()
+        self._close_radio(quiet=True)
+        self._sleep(settings.retry_initial_s)
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait, feeding the watchdog and answering signals (`Stop` ends it)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._signals:
+                self._handle_signals()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self.notifier.watchdog()
+            step = min(remaining, HOUSEKEEPING_S)
+            select.select([self._wake_r], [], [], step)
+
+    def _close_capture(self) -> None:
+        if self.capture is not None:
+            self._read_kernel_stats()
+            self.capture.close()
+            self.capture = None
+        self.freq_mhz = None
+
+    def _close_radio(self, quiet: bool = False) -> None:
+        self.radio.close()
+        if not quiet and self.radio_info is not None:
+            self.log.info("radio_restored", interface=self.config.radio.interface)  # type: ignore[union-attr]
+        self.radio_info = None
+
+    # -- housekeeping -------------------------------------------------------------------
+    def _read_kernel_stats(self) -> None:
+        if self.capture is not None:
+            _passed, dropped = self.capture.kernel_stats()
+            self.kernel_drops += dropped
+            self._period_drops += dropped
+
+    def _housekeeping(self, now: float) -> None:
+        self.engine.advance(time.time_ns())
+        self._read_kernel_stats()
+        self.notifier.watchdog()
+        if now - self._status_at >= STATUS_INTERVAL_S:
+            self._fps = (self.frames - self._status_frames) / (now - self._status_at)
+            self._status_frames, self._status_at = self.frames, now
+            self.notifier.status(self._status_line())
+        if now - self._period_start >= self.config.logging.stats_interval_s:
+            self._log_stats(now)
+
+    def _log_stats(self, now: float) -> None:
+        seconds = now - self._period_start
+        self.log.info(
+            "stats", seconds=round(seconds, 3), frames=self._period_frames,
+            frames_per_s=round(self._period_frames / seconds, 1) if seconds > 0 else 0.0,
+            frames_total=self.frames, kernel_drops=self._period_drops,
+            kernel_drops_total=self.kernel_drops, frequency_mhz=self.freq_mhz,
+            channel=frequency_to_channel(self.freq_mhz) if self.freq_mhz else None,
+            by_type=dict(self.decoder.frames), malformed=dict(self.decoder.malformed),
+            alerts_open=len(self.engine.open), alerts_total=sum(self.engine.alerts_by_rule.values()),
+            dropped_findings=self.engine.dropped_findings)
+        self._period_start, self._period_frames, self._period_drops = now, 0, 0
+
+    def _status_line(self) -> str:
+        channel = (f"channel {frequency_to_channel(self.freq_mhz)} ({self.freq_mhz} MHz)"
+                   if self.freq_mhz else "no channel yet")
+        return (f"{self._fps:,.0f} frames/s, {channel}, {len(self.engine.open)} alerts open, "
+                f"{self.kernel_drops} kernel drops")
+
+    # -- reload -------------------------------------------------------------------------
+    def reload(self) -> None:
+        """SIGHUP: everything from the files, or nothing."""
+        self.notifier.reloading()
+        try:
+            new = load_config(self.config_path)
+            if new.radio is None:
+                raise ConfigError([Problem(str(self.config_path), None, "radio",
+                                           "section missing; `run` needs one")])
+        except (RegistryError, OSError) as exc:
+            self.log.error("reload_failed", error=str(exc), keeping=str(self.config.registry_path))
+            self.notifier.reloaded(self._status_line())
+            return
+        old = self.config
+        self.config = new
+        if (new.logging.level, new.logging.format) != (old.logging.level, old.logging.format):
+            self.log = configure_logging(new.logging.level, new.logging.format)
+            for sink in self.engine.sinks:
+                if isinstance(sink, LogSink):
+                    sink.log = self.log
+        self.engine.set_registry(new.registry)
+        restarted = self.engine.reconfigure(
+            facility=new.facility, sensor=new.sensor_id, rules=new.rules,
+            hold_down_s=new.hold_down_s, max_open_alerts=new.max_open_alerts)
+        new_radio = new.radio != old.radio
+        reopen = new_radio or new.capture != old.capture or (
+            self.capture is not None and self.capture.filter != filter_expression(self.engine.kinds))
+        self.log.info("reload_ok", registry=str(new.registry_path),
+                      access_points=sum(1 for _ in new.registry.access_points()),
+                      rules_restarted=restarted, capture_reopened=reopen)
+        if self.capture is None:  # waiting for the radio: the next attempt uses the new settings
+            if new_radio:
+                self.radio = make_radio(new.radio)
+        elif reopen:
+            self._close_capture()
+            self._close_radio()
+            if new_radio:
+                self.radio = make_radio(new.radio)
+            self._connect_with_retry("reload")
+        else:
+            self._plan()
+        self.notifier.reloaded(self._status_line())
+
+    # -- shutdown ------------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        self.notifier.stopping()
+        self._close_capture()
+        self._close_radio()
+        self.engine.finish()
+        self.log.info("sensor_stopped", frames=self.frames, kernel_drops=self.kernel_drops,
+                      alerts=sum(self.engine.alerts_by_rule.values()),
+                      alerts_by_rule=dict(self.engine.alerts_by_rule))
+        signal.set_wakeup_fd(-1)
+        self.notifier.close()
+
+
+def run(config_path: str, log_format: str | None = None) -> int:
+    """``evil-twin-monitor run``: load, check, run until stopped. Returns the exit status."""
+    config = load_config(config_path)  # errors go to the caller: one line each, status 2
+    if config.radio is None:
+        raise ConfigError([Problem(str(config_path), None, "radio",
+                                   "`run` needs a radio: section naming the interface "
+                                   "(see config/sensor.example.yaml)")])
+    logging = config.logging
+    log = configure_logging(logging.level, log_format or logging.format)
+    os.umask(0o077)
+    return Sensor(config_path, config, log).run()

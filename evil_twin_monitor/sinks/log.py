@@ -1,0 +1,29 @@
+"""Alerts as structured log events: one ``alert`` event per new alert.
+
+The event carries every contract field of the alert (DESIGN.md, "Alert
+object"), so a log shipper alone can page someone. When the alert closes, a
+shorter ``alert_closed`` event gives the final repeat count and how long the
+evidence kept arriving. SSIDs reach the log already printable (see
+`decoding.text`); the JSON renderer escapes the rest, so every event is one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..engine.alert import Alert
+from ..timestamps import rfc3339
+
+
+class LogSink:
+    def __init__(self, log: Any) -> None:
+        self.log = log
+
+    def opened(self, alert: Alert) -> None:
+        self.log.warning("alert", **alert.to_dict())
+
+    def closed(self, alert: Alert) -> None:
+        d = alert.to_dict()
+        self.log.info("alert_closed", rule=d["rule"], severity=d["severity"], ssid=d["ssid"],
+                      bssid=d["bssid"], first_seen=d["time"], last_seen=rfc3339(alert.last_ns),
+                      repeats=alert.repeats)

@@ -1,0 +1,282 @@
+"""The real daemon process on a simulated monitor interface, end to end.
+
+Each test makes a network namespace with a TAP interface of radiotap link
+type (the scenario player owns it) and runs ``evil-twin-monitor run`` in it
+with the simulated radio: the player writes a transmitter's beacons only
+while the daemon's radio is tuned to that transmitter's channel, so what the
+daemon sees depends on its channel plan, exactly as on the air. The tests
+read the daemon's JSON log events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netns import ROOT, Netns, needs_root
+
+pytestmark = needs_root
+
+SSID = "Shinjuku_Free_Wi-Fi"
+LOBBY = "00:1a:2b:3c:4d:50"   # registered, channel 1
+HALL = "00:1a:2b:3c:4d:60"    # registered, channel 36
+TWIN = "0a:0b:0c:0d:0e:0f"
+
+REGISTRY = """\
+facilities:
+  - id: city-hall
+    name: City hall
+    networks:
+      - ssid: Shinjuku_Free_Wi-Fi
+        security: [wpa2-psk]
+        pmf: optional
+        access_points:
+          - {bssid: "00:1a:2b:3c:4d:50", label: "3F lobby", channels: [1]}
+"""
+HALL_ENTRY = '          - {bssid: "00:1a:2b:3c:4d:60", label: "1F hall", channels: [36]}\n'
+
+SENSOR = """\
+sensor: {id: city-hall-01, facility: city-hall}
+registry: registry.yaml
+radio: {interface: mon0, driver: simulated, control_socket: radio.sock,
+        retry_initial_s: 0.2, retry_max_s: 1}
+channels: {home_dwell_s: 0.1, other_dwell_s: 0.05, others_per_cycle: 8}
+logging: {stats_interval_s: 1}
+"""
+
+
+def transmitter(bssid: str, channel: int, **extra: Any) -> dict[str, Any]:
+    # 20 TU beacons: several per 50 ms dwell, so one visit of a channel suffices.
+    return {"bssid": bssid, "ssid": SSID, "channel": channel, "beacon_interval_tu": 20, **extra}
+
+
+class Lab:
+    """A namespace, a scenario player and (once started) the daemon."""
+
+    def __init__(self, netns: Netns, tmp: Path, transmitters: list[dict[str, Any]],
+                 registry: str = REGISTRY + HALL_ENTRY) -> None:
+        self.netns, self.tmp = netns, tmp
+        (tmp / "registry.yaml").write_text(registry)
+        (tmp / "sensor.yaml").write_text(SENSOR)
+        (tmp / "scenario.json").write_text(json.dumps({"transmitters": transmitters}))
+        self.player = netns.popen(
+            [sys.executable, "-m", "evil_twin_monitor.simulation", "play", "--interface", "mon0",
+             "--control", str(tmp / "radio.sock"), "--scenario", str(tmp / "scenario.json"),
+             "--quiet"],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.player_events: queue.Queue = queue.Queue()
+        self._reader(self.player.stdout, self.player_events)
+        self.player_wait("ready")
+        self.daemon: subprocess.Popen | None = None
+        self.events: list[dict[str, Any]] = []
+        self._daemon_events: queue.Queue = queue.Queue()
+
+    @staticmethod
+    def _reader(stream: Any, sink: queue.Queue) -> None:
+        def pump() -> None:
+            for line in stream:
+                try:
+                    sink.put(json.loads(line))
+                except ValueError:
+                    sink.put({"event": "not-json", "line": line})
+            sink.put(None)
+        threading.Thread(target=pump, daemon=True).start()
+
+    # -- player --------------------------------------------------------------------
+    def player_wait(self, event: str, timeout: float = 10) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                item = self.player_events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"player did not report {event}") from None
+            assert item is not None, f"player exited before {event}"
+            if item.get("event") == event:
+                return item
+
+    def player_command(self, command: dict[str, Any], reply: str) -> dict[str, Any]:
+        assert self.player.stdin is not None
+        self.player.stdin.write(json.dumps(command) + "\n")
+        self.player.stdin.flush()
+        return self.player_wait(reply)
+
+    # -- daemon -----------------------------------------------------------------------
+    def start(self, prefix: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+        self.daemon = self.netns.popen(
+            [*(prefix or []), sys.executable, "-m", "evil_twin_monitor", "run",
+             "--config", str(self.tmp / "sensor.yaml")],
+            cwd=self.tmp, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+            env={**os.environ, **(env or {})})
+        self._reader(self.daemon.stderr, self._daemon_events)
+
+    def wait_for(self, event: str, timeout: float = 20, **fields: Any) -> dict[str, Any]:
+        """The first log event named ``event`` whose fields match, past or future."""
+        def matches(item: dict[str, Any]) -> bool:
+            return item.get("event") == event and all(item.get(k) == v for k, v in fields.items())
+        for item in self.events:
+            if matches(item):
+                return item
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                item = self._daemon_events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {event} {fields} within {timeout} s; log: "
+                                     f"{[e.get('event') for e in self.events]}") from None
+            if item is None:
+                raise AssertionError(f"daemon exited before {event} {fields}; log: {self.events}")
+            self.events.append(item)
+            if matches(item):
+                return item
+
+    def alerts(self, **fields: Any) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == "alert"
+                and all(e.get(k) == v for k, v in fields.items())]
+
+    def signal(self, signum: int) -> None:
+        assert self.daemon is not None
+        self.daemon.send_signal(signum)
+
+    def stop(self) -> tuple[int, float]:
+        """SIGTERM; returns (exit status, seconds until exit)."""
+        assert self.daemon is not None
+        started = time.monotonic()
+        self.daemon.send_signal(signal.SIGTERM)
+        status = self.daemon.wait(timeout=30)
+        seconds = time.monotonic() - started
+        while True:  # collect the rest of the log
+            item = self._daemon_events.get(timeout=5)
+            if item is None:
+                break
+            self.events.append(item)
+        return status, seconds
+
+    def close(self) -> None:
+        for process in (self.daemon, self.player):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def lab_factory(tmp_path):
+    made: list[tuple[Netns, Lab | None]] = []
+
+    def make(transmitters: list[dict[str, Any]], **kwargs: Any) -> Lab:
+        netns = Netns()
+        made.append((netns, None))
+        lab = Lab(netns, tmp_path, transmitters, **kwargs)
+        made[-1] = (netns, lab)
+        return lab
+
+    yield make
+    for netns, lab in made:
+        if lab is not None:
+            lab.close()
+        netns.delete()
+
+
+def test_twin_outside_the_facility_channels_is_found_and_sigterm_exits_zero(lab_factory):
+    lab = lab_factory([transmitter(LOBBY, 1), transmitter(HALL, 36),
+                       transmitter(TWIN, 13, security="open", profile="hostapd")])
+    lab.start()
+    plan = lab.wait_for("channel_plan")
+    assert plan["home"] == [2412, 5180]          # the registry's channels
+    alert = lab.wait_for("alert", bssid=TWIN)    # channel 13 is visited by the sweep
+    assert alert["rule"] == "unknown_bssid"
+    assert alert["channel"] == 13 and alert["frequency_mhz"] == 2472
+    assert alert["facility"] == "city-hall" and alert["sensor"] == "city-hall-01"
+    assert alert["ssid"] == SSID and alert["message"]
+    lab.wait_for("stats")
+    status, seconds = lab.stop()
+    assert status == 0
+    assert seconds < 5
+    assert lab.wait_for("radio_restored")
+    stopped = lab.wait_for("sensor_stopped")
+    assert stopped["frames"] > 0 and stopped["kernel_drops"] == 0
+    assert [a["bssid"] for a in lab.alerts()] == [TWIN]  # the city's own APs raise nothing
+    closed = lab.wait_for("alert_closed", bssid=TWIN)
+    assert closed["repeats"] >= 0
+
+
+def test_sighup_applies_a_new_registry_and_keeps_the_old_one_when_the_new_is_broken(lab_factory):
+    lab = lab_factory([transmitter(LOBBY, 1), transmitter(HALL, 36)])
+    lab.start()
+    lab.wait_for("capture_started")
+    time.sleep(1.5)                                   # several cycles: both APs heard
+    assert lab.alerts() == []
+
+    (lab.tmp / "registry.yaml").write_text(REGISTRY)  # the hall AP is no longer registered
+    lab.signal(signal.SIGHUP)
+    reload = lab.wait_for("reload_ok")
+    assert reload["access_points"] == 1 and reload["rules_restarted"] == []
+    assert lab.wait_for("alert", bssid=HALL)["rule"] == "unknown_bssid"
+
+    (lab.tmp / "registry.yaml").write_text(REGISTRY.replace("label:", "lable:"))
+    lab.signal(signal.SIGHUP)
+    failed = lab.wait_for("reload_failed")
+    assert "registry.yaml:9" in failed["error"] and "lable" in failed["error"]
+    # Still running on the registry of the first reload: a new twin is caught,
+    # the registered lobby AP still raises nothing.
+    lab.player_command({"cmd": "add", "transmitter": transmitter(TWIN, 11)}, "added")
+    assert lab.wait_for("alert", bssid=TWIN)["rule"] == "unknown_bssid"
+    assert lab.alerts(bssid=LOBBY) == []
+    assert lab.stop()[0] == 0
+
+
+def test_interface_deleted_and_recreated_mid_run_is_recovered(lab_factory):
+    lab = lab_factory([transmitter(LOBBY, 1)], registry=REGISTRY)
+    lab.start()
+    lab.wait_for("stats")                             # capturing
+    lab.player_command({"cmd": "delete_interface"}, "interface_deleted")
+    lost = lab.wait_for("radio_lost")
+    assert "mon0" in lost["error"]
+    lab.wait_for("radio_retry_failed")                # keeps trying while it is gone
+    lab.player_command({"cmd": "create_interface"}, "interface_created")
+    recovered = lab.wait_for("radio_recovered")
+    assert recovered["attempts"] >= 1
+    lab.player_command({"cmd": "add", "transmitter": transmitter(TWIN, 6)}, "added")
+    assert lab.wait_for("alert", bssid=TWIN)["rule"] == "unknown_bssid"
+    assert lab.alerts(rule="ap_missing") == []
+    assert lab.stop()[0] == 0
+
+
+def test_systemd_hears_ready_status_and_watchdog(lab_factory, tmp_path):
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(tmp_path / "notify"))  # a path works across network namespaces
+    listener.settimeout(10)
+    lab = lab_factory([transmitter(LOBBY, 1)], registry=REGISTRY)
+    lab.start(env={"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "2000000"})
+    messages = [listener.recv(4096).decode() for _ in range(3)]
+    ready = next(m for m in messages if "READY=1" in m)
+    assert "STATUS=" in ready and "frames/s" in ready and "channel 1 (2412 MHz)" in ready
+    assert "WATCHDOG=1" in messages
+    assert lab.stop()[0] == 0
+
+
+def test_missing_capability_is_a_clear_error_with_status_2(lab_factory):
+    lab = lab_factory([transmitter(LOBBY, 1)], registry=REGISTRY)
+    lab.start(prefix=["setpriv", "--bounding-set", "-net_raw", "--inh-caps", "-net_raw"])
+    failed = lab.wait_for("sensor_failed")
+    assert "CAP_NET_RAW" in failed["error"]
+    assert lab.daemon is not None and lab.daemon.wait(timeout=10) == 2
+
+
+def test_an_interface_that_is_not_a_monitor_interface_is_a_clear_error(lab_factory):
+    lab = lab_factory([])
+    (lab.tmp / "sensor.yaml").write_text(SENSOR.replace("interface: mon0", "interface: lo"))
+    lab.start()
+    failed = lab.wait_for("sensor_failed")
+    assert failed["error"].startswith("lo: not a monitor interface (link type loopback)")
+    assert lab.daemon is not None and lab.daemon.wait(timeout=10) == 2
