@@ -8,9 +8,10 @@ need_apt=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 # libpcap compiles the kernel capture filter of `run` (through scapy).
 ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need_apt+=(libpcap0.8)
+# ip: the live demo's network namespace.
+command -v ip >/dev/null || need_apt+=(iproute2)
 if [ "${1:-}" = "--with-test-tools" ]; then
   command -v tshark >/dev/null || need_apt+=(tshark)                   # reference decoder
-  command -v ip >/dev/null || need_apt+=(iproute2)                     # network namespaces
   command -v systemd-analyze >/dev/null || need_apt+=(systemd)         # unit verification
   command -v setpriv >/dev/null || need_apt+=(util-linux)              # dropping capabilities
 fi
