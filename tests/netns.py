@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -48,3 +51,77 @@ class Netns:
 
     def delete(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], check=False, capture_output=True)
+
+
+class JsonEvents:
+    """The JSON lines a child process writes to one pipe, read by a thread.
+
+    ``log`` keeps every event in order. `next` waits for the next matching
+    event after the last one it returned (the reply to a command); `first`
+    looks at every event since ``since`` (something that happened at some
+    point, before or after the call).
+    """
+
+    def __init__(self, stream: Any, who: str, on_exit: Any = None) -> None:
+        self.who = who
+        self.log: list[dict[str, Any]] = []
+        self.ended = False
+        self._on_exit = on_exit
+        self._cursor = 0
+        self._queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            try:
+                self._queue.put(json.loads(line))
+            except ValueError:
+                self._queue.put({"event": "not-json", "line": line})
+        self._queue.put(None)
+
+    def next(self, event: str, timeout: float = 20, unexpected: str | None = None,
+             **fields: Any) -> dict[str, Any]:
+        index, item = self._wait(self._cursor, event, timeout, fields, unexpected)
+        self._cursor = index + 1
+        return item
+
+    def first(self, event: str, timeout: float = 20, since: int = 0,
+              **fields: Any) -> dict[str, Any]:
+        return self._wait(since, event, timeout, fields, None)[1]
+
+    def drain(self, timeout: float = 10) -> None:
+        """Read until the child closes the pipe."""
+        deadline = time.monotonic() + timeout
+        while not self.ended and self._pull(deadline):
+            pass
+
+    def _pull(self, deadline: float) -> bool:
+        try:
+            item = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            return False
+        if item is None:
+            self.ended = True
+        else:
+            self.log.append(item)
+        return True
+
+    def _wait(self, start: int, event: str, timeout: float, fields: dict[str, Any],
+              unexpected: str | None) -> tuple[int, dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        index = start
+        while True:
+            while index < len(self.log):
+                item = self.log[index]
+                if unexpected is not None and item.get("event") == unexpected:
+                    raise AssertionError(f"{self.who}: {item}")
+                if item.get("event") == event and all(item.get(k) == v for k, v in fields.items()):
+                    return index, item
+                index += 1
+            if self.ended:
+                extra = f"; {self._on_exit()}" if self._on_exit else ""
+                raise AssertionError(f"{self.who} exited before {event} {fields}; last events: "
+                                     f"{self.log[-3:]}{extra}")
+            if not self._pull(deadline):
+                raise AssertionError(f"{self.who}: no {event} {fields} within {timeout} s; "
+                                     f"events: {[e.get('event') for e in self.log]}")

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from netns import ROOT, Netns, needs_root
+from netns import ROOT, JsonEvents, Netns, needs_root
 
 pytestmark = needs_root
 
@@ -75,73 +73,34 @@ class Lab:
              "--control", str(tmp / "radio.sock"), "--scenario", str(tmp / "scenario.json"),
              "--quiet"],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.player_events: queue.Queue = queue.Queue()
-        self._reader(self.player.stdout, self.player_events)
-        self.player_wait("ready")
+        self.player_events = JsonEvents(self.player.stdout, "player")
+        self.player_events.next("ready")
         self.daemon: subprocess.Popen | None = None
-        self.events: list[dict[str, Any]] = []
-        self._daemon_events: queue.Queue = queue.Queue()
-
-    @staticmethod
-    def _reader(stream: Any, sink: queue.Queue) -> None:
-        def pump() -> None:
-            for line in stream:
-                try:
-                    sink.put(json.loads(line))
-                except ValueError:
-                    sink.put({"event": "not-json", "line": line})
-            sink.put(None)
-        threading.Thread(target=pump, daemon=True).start()
-
-    # -- player --------------------------------------------------------------------
-    def player_wait(self, event: str, timeout: float = 10) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                item = self.player_events.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"player did not report {event}") from None
-            assert item is not None, f"player exited before {event}"
-            if item.get("event") == event:
-                return item
+        self.log: JsonEvents | None = None
 
     def player_command(self, command: dict[str, Any], reply: str) -> dict[str, Any]:
         assert self.player.stdin is not None
         self.player.stdin.write(json.dumps(command) + "\n")
         self.player.stdin.flush()
-        return self.player_wait(reply)
+        return self.player_events.next(reply)
 
-    # -- daemon -----------------------------------------------------------------------
     def start(self, prefix: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         self.daemon = self.netns.popen(
             [*(prefix or []), sys.executable, "-m", "evil_twin_monitor", "run",
              "--config", str(self.tmp / "sensor.yaml")],
             cwd=self.tmp, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
             env={**os.environ, **(env or {})})
-        self._reader(self.daemon.stderr, self._daemon_events)
+        self.log = JsonEvents(self.daemon.stderr, "daemon")
 
-    def wait_for(self, event: str, timeout: float = 20, **fields: Any) -> dict[str, Any]:
-        """The first log event named ``event`` whose fields match, past or future."""
-        def matches(item: dict[str, Any]) -> bool:
-            return item.get("event") == event and all(item.get(k) == v for k, v in fields.items())
-        for item in self.events:
-            if matches(item):
-                return item
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                item = self._daemon_events.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no {event} {fields} within {timeout} s; log: "
-                                     f"{[e.get('event') for e in self.events]}") from None
-            if item is None:
-                raise AssertionError(f"daemon exited before {event} {fields}; log: {self.events}")
-            self.events.append(item)
-            if matches(item):
-                return item
+    def wait_for(self, event: str, timeout: float = 20, since: int = 0,
+                 **fields: Any) -> dict[str, Any]:
+        """The first daemon log event named ``event`` whose fields match, past or future."""
+        assert self.log is not None
+        return self.log.first(event, timeout, since, **fields)
 
     def alerts(self, **fields: Any) -> list[dict[str, Any]]:
-        return [e for e in self.events if e.get("event") == "alert"
+        assert self.log is not None
+        return [e for e in self.log.log if e.get("event") == "alert"
                 and all(e.get(k) == v for k, v in fields.items())]
 
     def signal(self, signum: int) -> None:
@@ -150,16 +109,12 @@ class Lab:
 
     def stop(self) -> tuple[int, float]:
         """SIGTERM; returns (exit status, seconds until exit)."""
-        assert self.daemon is not None
+        assert self.daemon is not None and self.log is not None
         started = time.monotonic()
         self.daemon.send_signal(signal.SIGTERM)
         status = self.daemon.wait(timeout=30)
         seconds = time.monotonic() - started
-        while True:  # collect the rest of the log
-            item = self._daemon_events.get(timeout=5)
-            if item is None:
-                break
-            self.events.append(item)
+        self.log.drain()
         return status, seconds
 
     def close(self) -> None:
@@ -249,12 +204,13 @@ def test_interface_deleted_and_recreated_mid_run_is_recovered(lab_factory):
     lab.player_command({"cmd": "add", "transmitter": transmitter(TWIN, 6)}, "added")
     assert lab.wait_for("alert", bssid=TWIN)["rule"] == "unknown_bssid"
     # An interface taken down (not deleted) is waited for the same way.
-    lab.events.clear()
+    assert lab.log is not None
+    mark = len(lab.log.log)
     lab.player_command({"cmd": "down"}, "interface_down")
-    assert "mon0" in lab.wait_for("radio_lost")["error"]
+    assert "mon0" in lab.wait_for("radio_lost", since=mark)["error"]
     lab.player_command({"cmd": "up"}, "interface_up")
-    lab.wait_for("radio_recovered")
-    lab.wait_for("stats")
+    lab.wait_for("radio_recovered", since=mark)
+    lab.wait_for("stats", since=mark)
     assert lab.stop()[0] == 0
 
 

@@ -9,18 +9,14 @@ interface with an AF_PACKET socket (the ``sniff`` command).
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import queue
 import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -31,10 +27,8 @@ from evil_twin_monitor.registry import SECURITY_VALUES, default_pmf, load_regist
 from evil_twin_monitor.rules.fingerprint_mismatch import fingerprint_of
 from evil_twin_monitor.simulation import ScenarioPlayer, Transmitter, traffic_mix
 from evil_twin_monitor.simulation import frames as F
+from netns import ROOT, JsonEvents, Netns, needs_root
 
-ROOT = Path(__file__).resolve().parent.parent
-NEEDS_ROOT = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="needs root: creates network namespaces and TAP devices")
 LEGIT = "00:1a:2b:3c:4d:50"      # fixtures/registry.yaml: city-hall, channels 1/6/11, wpa2-psk
 TWIN = "02:00:5e:00:00:01"
 SSID = "Shinjuku_Free_Wi-Fi"
@@ -374,51 +368,23 @@ def test_bad_scenario_file_is_one_line_and_status_2(tmp_path):
 # The player process in a network namespace (root)
 # ---------------------------------------------------------------------------
 
-_ns_counter = itertools.count()
-
-
-@pytest.fixture
-def netns():
-    name = f"etm-sim-{os.getpid()}-{next(_ns_counter)}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
-
 class PlayerProcess:
     """The ``play`` command under ``ip netns exec``, driven over its pipes."""
 
-    def __init__(self, netns: str, control: str, scenario: Path) -> None:
-        self.netns = netns
+    def __init__(self, netns: Netns, control: str, scenario: Path) -> None:
+        self.netns = netns.name
         self.control = control
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", netns, sys.executable, "-m", "evil_twin_monitor.simulation",
+        self.proc = netns.popen(
+            [sys.executable, "-m", "evil_twin_monitor.simulation",
              "play", "--interface", "mon0", "--control", control, "--scenario", str(scenario)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
             text=True, bufsize=1)
-        self.events: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.events = JsonEvents(self.proc.stdout, "player",
+                                 on_exit=lambda: self.proc.stderr.read())  # type: ignore[union-attr]
         self.ready = self.wait_for("ready")
 
-    def _read(self) -> None:
-        for line in self.proc.stdout:  # type: ignore[union-attr]
-            self.events.put(json.loads(line))
-        self.events.put(None)
-
     def wait_for(self, name: str, timeout: float = 15.0) -> dict:
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                event = self.events.get(timeout=max(0.01, end - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no {name!r} event within {timeout} s") from None
-            if event is None:
-                raise AssertionError(f"player exited before {name!r}: {self.proc.stderr.read()}")
-            if event["event"] == name:
-                return event
-            assert event["event"] != "error", event
+        return self.events.next(name, timeout, unexpected="error")
 
     def send(self, **command) -> None:
         self.proc.stdin.write(json.dumps(command) + "\n")  # type: ignore[union-attr]
@@ -469,14 +435,14 @@ def _link(netns: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
-@NEEDS_ROOT
+@needs_root
 def test_interface_looks_like_a_monitor_interface(player):
     link = _link(player.netns)
     assert link.returncode == 0
     assert "link/ieee802.11/radiotap" in link.stdout and ",UP" in link.stdout
 
 
-@NEEDS_ROOT
+@needs_root
 def test_only_the_tuned_transmitters_beacons_reach_the_interface(player):
     frames, done = player.sniff(0.6)
     assert frames == [] and done["event"] == "sniff_done"          # tuned nowhere yet
@@ -494,7 +460,7 @@ def test_only_the_tuned_transmitters_beacons_reach_the_interface(player):
     assert {(f["bssid"], f["freq_mhz"], f["channel"]) for f in frames} == {(TWIN, 5745, 149)}
 
 
-@NEEDS_ROOT
+@needs_root
 def test_added_and_removed_transmitters_and_deauth_bursts(player):
     player.tune(2412)
     player.send(cmd="add", transmitter={"bssid": "02:00:5e:00:00:02", "ssid": "Other",
@@ -512,7 +478,7 @@ def test_added_and_removed_transmitters_and_deauth_bursts(player):
     assert frames == []
 
 
-@NEEDS_ROOT
+@needs_root
 def test_interface_can_be_unplugged_and_plugged_back(player):
     player.tune(2437)
     sniffer = subprocess.Popen(["ip", "netns", "exec", player.netns, sys.executable, "-m",
@@ -541,7 +507,7 @@ def test_interface_can_be_unplugged_and_plugged_back(player):
     player.wait_for("interface_up")
 
 
-@NEEDS_ROOT
+@needs_root
 def test_flood_writes_at_the_asked_rate_whatever_the_tuning(player):
     sniffer = subprocess.Popen(["ip", "netns", "exec", player.netns, sys.executable, "-m",
                                 "evil_twin_monitor.simulation", "sniff", "--interface", "mon0",
@@ -559,7 +525,7 @@ def test_flood_writes_at_the_asked_rate_whatever_the_tuning(player):
     assert {"data", "control", "beacon"} <= set(summary["kinds"])
 
 
-@NEEDS_ROOT
+@needs_root
 def test_sigterm_exits_cleanly_and_removes_the_interface(player):
     player.proc.send_signal(signal.SIGTERM)
     assert player.wait_for("stopped")["reason"] == "SIGTERM"
@@ -568,7 +534,7 @@ def test_sigterm_exits_cleanly_and_removes_the_interface(player):
     assert not os.path.exists(player.control)
 
 
-@NEEDS_ROOT
+@needs_root
 def test_eof_on_stdin_quits(player):
     player.proc.stdin.close()  # type: ignore[union-attr]
     assert player.wait_for("stopped")["reason"] == "eof"
