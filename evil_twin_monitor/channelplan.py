@@ -224,7 +224,8 @@ def _runs(values: list[int], step: int) -> str:
     return ",".join(f"{g[0]}-{g[-1]}" if len(g) >= 3 else ",".join(map(str, g)) for g in groups)
 
 
-def _seconds(value: float) -> str:
+def seconds_text(value: float) -> str:
+    """'0.25 s', '206.75 s': durations as people read them in plans and summaries."""
     return f"{round(value, 2):g} s"
 
 
@@ -332,16 +333,16 @@ class ChannelPlan:
         n_home, n_others = len(self.home), len(self.others)
         if self.fixed:
             head = (f"{self.domain}: fixed channels {format_frequencies(self.home)} "
-                    f"({n_home} channel{'s' * (n_home != 1)}, {_seconds(self.home_dwell_s)} each, "
+                    f"({n_home} channel{'s' * (n_home != 1)}, {seconds_text(self.home_dwell_s)} each, "
                     "no sweep)")
         else:
             home = (f"home {format_frequencies(self.home)} ({n_home} channel{'s' * (n_home != 1)}, "
-                    f"{_seconds(self.home_dwell_s)} each)" if self.home
+                    f"{seconds_text(self.home_dwell_s)} each)" if self.home
                     else "no home channels (the facility has no registered access points)")
             other = (f"{self.per_cycle} of {n_others} other channels per cycle "
-                     f"({_seconds(self.other_dwell_s)} each)" if n_others else "no other channels")
+                     f"({seconds_text(self.other_dwell_s)} each)" if n_others else "no other channels")
             head = f"{self.domain}: {home}; {other}"
-        return (f"{head}; cycle {_seconds(self.cycle_s)}, full sweep {_seconds(self.sweep_s)}, "
+        return (f"{head}; cycle {seconds_text(self.cycle_s)}, full sweep {seconds_text(self.sweep_s)}, "
                 f"{self.home_share:.0%} of the time on home channels")
 
     def notes(self) -> tuple[str, ...]:

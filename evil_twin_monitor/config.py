@@ -64,7 +64,7 @@ from typing import Any, Mapping
 
 from .channelplan import (
     DOMAINS, MAX_DWELL_S, MIN_DWELL_S, ChannelPlan, ChannelPlanError, ChannelSettings,
-    build_plan, format_frequencies, parse_channel,
+    build_plan, format_frequencies, parse_channel, seconds_text,
 )
 from .decoding.channels import BAND_6G, band_of
 from .radio.base import DRIVERS, SUN_PATH_MAX, RadioSettings, interface_name_problem
@@ -402,6 +402,10 @@ class _ConfigReader(Reader):
             config = self._rule(value, rule_path, dict(rule.DEFAULTS), severities)
             if config is not None:
                 rules[rule_id] = config
+        if rules and all(rule_id in rules and not rules[rule_id].enabled
+                         for rule_id in rules_by_id):
+            self.problem(node.line, path, "every rule is disabled; the sensor would detect "
+                                          "nothing (enable at least one)")
         self.values["rules"] = rules
 
     def _rule(self, node: Located, path: str, defaults: dict[str, Any],
@@ -567,10 +571,6 @@ def summarize_config(cfg: SensorConfig) -> str:
     return "\n".join(lines)
 
 
-def _seconds(value: float) -> str:
-    return f"{round(value, 2):g} s"
-
-
 def _summarize_radio(radio: RadioSettings | None) -> str:
     if radio is None:
         return "radio: none configured (replay and check-config work without it; run needs radio:)"
@@ -582,7 +582,7 @@ def _summarize_radio(radio: RadioSettings | None) -> str:
         text = (f"radio: {radio.interface} via nl80211, capturing on monitor interface "
                 f"{radio.monitor_interface}")
     return (f"{text}; when the interface is missing or down, retry after "
-            f"{_seconds(radio.retry_initial_s)}, backing off to {_seconds(radio.retry_max_s)}")
+            f"{seconds_text(radio.retry_initial_s)}, backing off to {seconds_text(radio.retry_max_s)}")
 
 
 def _summarize_channels(cfg: SensorConfig) -> list[str]:
@@ -596,22 +596,22 @@ def _summarize_channels(cfg: SensorConfig) -> list[str]:
     lines = [f"channels: regulatory domain {domain.code} ({domain.name}: {domain.bands})"]
     if plan.fixed:
         lines.append(f"  only: {format_frequencies(plan.home)} ({len(plan.home)} channels, "
-                     f"{_seconds(plan.home_dwell_s)} each, in turn; no sweep)")
+                     f"{seconds_text(plan.home_dwell_s)} each, in turn; no sweep)")
     elif plan.home:
         lines.append(f"  home: {format_frequencies(plan.home)} ({len(plan.home)} channels of "
-                     f"the facility's access points, {_seconds(plan.home_dwell_s)} each, "
+                     f"the facility's access points, {seconds_text(plan.home_dwell_s)} each, "
                      "every cycle)")
     else:
         lines.append("  home: none (the facility has no registered access points)")
     if plan.others:
         lines.append(f"  others: {len(plan.others)} channels, {plan.per_cycle} per cycle in "
-                     f"rotation ({_seconds(plan.other_dwell_s)} each)")
-    timing = (f"  cycle {_seconds(plan.cycle_s)}, full sweep {_seconds(plan.sweep_s)}")
+                     f"rotation ({seconds_text(plan.other_dwell_s)} each)")
+    timing = (f"  cycle {seconds_text(plan.cycle_s)}, full sweep {seconds_text(plan.sweep_s)}")
     if any(band_of(f) == BAND_6G for f in plan.home + plan.others):
         without = frozenset(f for f in domain.frequencies + plan.home if band_of(f) != BAND_6G)
         try:
             narrow = build_plan(cfg.registry, cfg.facility, settings, without)
-            timing += f" ({_seconds(narrow.sweep_s)} with a radio that cannot tune 6 GHz)"
+            timing += f" ({seconds_text(narrow.sweep_s)} with a radio that cannot tune 6 GHz)"
         except ChannelPlanError:
             timing += " (a radio that cannot tune 6 GHz has nothing to listen on)"
     lines.append(f"{timing}, {plan.home_share:.0%} of the time on home channels")
@@ -623,4 +623,4 @@ def _summarize_logging(logging: LoggingSettings) -> str:
     how = {"auto": "auto (JSON lines unless stderr is a terminal)", "json": "JSON lines",
            "console": "console (readable lines)"}[logging.format]
     return (f"logging: level {logging.level}, format {how}, "
-            f"statistics every {_seconds(logging.stats_interval_s)}")
+            f"statistics every {seconds_text(logging.stats_interval_s)}")

@@ -494,3 +494,12 @@ def test_example_documents_every_key():
                 + config_module.CHANNEL_KEYS + config_module.CAPTURE_KEYS
                 + config_module.LOGGING_KEYS + config_module.TOP_OPTIONAL):
         assert f"{key}:" in text, key
+
+
+def test_every_rule_disabled_is_an_error_not_a_deaf_sensor(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, CONFIG.replace(
+        "lookalike_ssid: {enabled: true, severity: high, max_distance: 1}",
+        "lookalike_ssid: {enabled: false}"))
+    assert errors("site/sensor.yaml") == [
+        "site/sensor.yaml:9: rules: every rule is disabled; the sensor would detect nothing "
+        "(enable at least one)"]

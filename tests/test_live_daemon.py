@@ -242,3 +242,42 @@ def test_an_interface_that_is_not_a_monitor_interface_is_a_clear_error(lab_facto
     failed = lab.wait_for("sensor_failed")
     assert failed["error"].startswith("lo: not a monitor interface (link type loopback)")
     assert lab.daemon is not None and lab.daemon.wait(timeout=10) == 2
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_burst_of_sighups_is_applied_and_leaves_the_daemon_idle(lab_factory):
+    lab = lab_factory([transmitter(LOBBY, 1)], registry=REGISTRY)
+    lab.start()
+    lab.wait_for("stats")
+    for _ in range(50):  # some land while a reload runs
+        lab.signal(signal.SIGHUP)
+        time.sleep(0.002)
+    assert lab.log is not None and lab.daemon is not None
+    time.sleep(1)
+    lab.wait_for("stats", since=len(lab.log.log))
+    assert sum(e["event"] == "reload_ok" for e in lab.log.log) >= 2
+    before = _cpu_seconds(lab.daemon.pid)
+    time.sleep(2)
+    # A wake-up byte left behind by a signal must not make the loop spin.
+    assert _cpu_seconds(lab.daemon.pid) - before < 1.0
+    assert lab.stop()[0] == 0
+
+
+def test_a_reload_whose_radio_cannot_work_keeps_the_running_configuration(lab_factory):
+    lab = lab_factory([transmitter(LOBBY, 1)], registry=REGISTRY)
+    lab.start()
+    lab.wait_for("stats")
+    (lab.tmp / "sensor.yaml").write_text(SENSOR.replace("interface: mon0", "interface: lo"))
+    lab.signal(signal.SIGHUP)
+    failed = lab.wait_for("reload_failed")
+    assert failed["error"].startswith("lo: not a monitor interface")
+    assert lab.log is not None
+    mark = len(lab.log.log)
+    lab.wait_for("capture_started", since=mark - 1)  # back on mon0
+    lab.player_command({"cmd": "add", "transmitter": transmitter(TWIN, 11)}, "added")
+    assert lab.wait_for("alert", bssid=TWIN)["rule"] == "unknown_bssid"
+    assert lab.stop()[0] == 0

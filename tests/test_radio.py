@@ -419,7 +419,7 @@ def test_only_20_mhz_channels_are_tuned(kernel, opened):
 
 
 @pytest.mark.parametrize("code, error, text", [
-    (errno.EBUSY, TuneFailed, "phy0 refused 2412 MHz: device busy"),
+    (errno.EBUSY, RadioError, "phy0 refused 2412 MHz: device busy"),
     (errno.EIO, TuneFailed, "phy0 refused 2412 MHz (Input/output error); the channel plan skips it"),
     (errno.ENODEV, InterfaceMissing, "etm0: the monitor interface disappeared"),
     (errno.ENETDOWN, InterfaceDown, "etm0: the interface is down"),
@@ -430,6 +430,7 @@ def test_tune_errors_are_mapped(kernel, opened, code, error, text):
     with pytest.raises(error) as caught:
         opened.tune(2412)
     assert str(caught.value).startswith(text)
+    assert type(caught.value) is error and caught.value.permanent is (error is MissingCapability)
     assert opened.frequency is None
 
 
@@ -634,3 +635,12 @@ print(json.dumps(out))
     assert result["message"].startswith("veth0: not a wireless interface (link type ether)")
     assert result["permanent"] is True
     assert result["unchanged"] is True
+
+
+def test_close_takes_the_monitor_interface_down_before_the_adapter_comes_back_up(kernel, opened):
+    # Drivers that run one interface at a time refuse wlan1 up while etm0 is up.
+    kernel.calls.clear()
+    opened.close()
+    assert kernel.calls == [("set_link_up", 11, False), ("set_link_up", 10, True),
+                            ("del_interface", 11)]
+    assert opened.restore_problems == []

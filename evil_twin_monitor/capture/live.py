@@ -30,6 +30,8 @@ import socket
 import struct
 from typing import Iterable
 
+from ..radio.base import (ARPHRD_IEEE80211, ARPHRD_IEEE80211_PRISM, ARPHRD_IEEE80211_RADIOTAP,
+                          ARPHRD_NAMES)
 from .bpf import filter_expression
 
 SOL_PACKET = 263
@@ -40,9 +42,8 @@ SO_RCVBUFFORCE = 33
 SO_ATTACH_FILTER = 26
 
 # ARPHRD (the interface's hardware type) -> pcap link type the decoder knows.
-LINKTYPE_OF_ARPHRD = {803: 127, 801: 105, 802: 119}
-ARPHRD_NAMES = {1: "ether", 772: "loopback", 801: "ieee802.11", 802: "ieee802.11/prism",
-                803: "ieee802.11/radiotap"}
+LINKTYPE_OF_ARPHRD = {ARPHRD_IEEE80211_RADIOTAP: 127, ARPHRD_IEEE80211: 105,
+                      ARPHRD_IEEE80211_PRISM: 119}
 
 _LOST_ERRNOS = {errno.ENETDOWN, errno.ENODEV, errno.ENXIO, errno.EBADFD}
 _MAX_FRAME = 65536
@@ -108,6 +109,8 @@ class LiveCapture:
             if exc.errno in _LOST_ERRNOS:
                 raise CaptureLost(f"{interface}: {exc.strerror}") from exc
             raise CaptureError(f"{interface}: cannot open a capture socket: {exc}") from exc
+        except ValueError as exc:  # scapy: "Interface 'x' not found": gone since the radio opened
+            raise CaptureLost(f"{interface}: no such network interface") from exc
         # Keep only the plain socket: closing the scapy wrapper would close it too.
         sock: socket.socket = scapy_socket.ins
         scapy_socket.ins = None  # type: ignore[assignment]

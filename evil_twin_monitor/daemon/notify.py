@@ -57,9 +57,6 @@ class Notifier:
     def reloading(self) -> None:
         self.send("RELOADING=1")
 
-    def reloaded(self, status: str) -> None:
-        self.send("READY=1", f"STATUS={status}")
-
     def stopping(self) -> None:
         self.send("STOPPING=1", "STATUS=stopping")
 

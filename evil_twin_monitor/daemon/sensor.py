@@ -58,6 +58,7 @@ HOUSEKEEPING_S = 1.0
 STATUS_INTERVAL_S = 5.0
 BATCH = 256            # frames per read call
 BATCHES_PER_WAKE = 16  # then look at the clock again
+CLOCK_STEP_NS = 5_000_000_000  # a wall-clock jump beyond this is a step, not drift
 EXIT_OK, EXIT_CONFIG = 0, 2
 
 
@@ -73,14 +74,15 @@ def build_engine(config: SensorConfig, sinks: list[Any]) -> Engine:
 
 class Sensor:
     def __init__(self, config_path: str | Path, config: SensorConfig, log: Any,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, log_format: str | None = None) -> None:
         self.config_path = Path(config_path)
         self.config = config
         self.log = log
+        self.log_format = log_format   # --log-format, which wins over the file on reload too
         self.notifier = notifier or Notifier()
         self.decoder = Decoder()
         self.engine = build_engine(config, [LogSink(log)])
-        self.radio = make_radio(config.radio)
+        self.radio = make_radio(config.radio)  # type: ignore[arg-type]
         self.radio_info: RadioInfo | None = None
         self.capture: LiveCapture | None = None
         self.plan: ChannelPlan | None = None
@@ -98,7 +100,8 @@ class Sensor:
         self._status_frames = 0
         self._status_at = self._period_start
         self._fps = 0.0
-        self._deaf_since_ns: int | None = None
+        self._deaf_since_ns: int | None = None  # set while the capture is closed
+        self._clock = (time.monotonic(), time.time_ns())
 
     # -- signals ------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -112,19 +115,28 @@ class Sensor:
         self._signals.append(signum)
 
     def _handle_signals(self) -> None:
-        """Act on signals received since the last look; `Stop` ends the loop."""
-        try:
-            while self._wake_r.recv(64):
-                pass
-        except BlockingIOError:
-            pass
-        while self._signals:
+        """Act on the signals received so far; `Stop` ends the loop.
+
+        The wake-up bytes are read before *and* after: a signal that arrives
+        while a reload runs leaves a byte that would otherwise wake every
+        ``poll`` at once, with nothing to do (a busy loop)."""
+        while True:
+            self._drain_wakeups()
+            if not self._signals:
+                return
             signum = self._signals.pop(0)
             if signum == signal.SIGHUP:
                 self.reload()
             else:
                 self.log.info("stopping", signal=signal.Signals(signum).name)
                 raise Stop
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while self._wake_r.recv(64):
+                pass
+        except BlockingIOError:
+            pass
 
     # -- main ---------------------------------------------------------------------
     def run(self) -> int:
@@ -141,7 +153,7 @@ class Sensor:
                 try:
                     self._pump()
                 except (CaptureError, RadioError) as exc:
-                    if getattr(exc, "permanent", True):
+                    if exc.permanent:
                         raise
                     self._lost(exc)
                     self._connect_with_retry("lost")
@@ -166,10 +178,6 @@ class Sensor:
         poller.register(capture.fileno(), select.POLLIN)
         poller.register(self._wake_r.fileno(), select.POLLIN)
         capture_fd = capture.fileno()
-        read = capture.read
-        decode = self.decoder.decode
-        feed = self.engine.feed
-        linktype = capture.linktype
         next_housekeeping = time.monotonic() + HOUSEKEEPING_S
         while True:
             if self._signals:
@@ -178,16 +186,24 @@ class Sensor:
                     return
             now = time.monotonic()
             if now >= self._hop_at:
+                self._process(capture)  # frames heard before the hop keep its frequency
                 self._hop(now)
             if now >= next_housekeeping:
                 self._housekeeping(now)
                 next_housekeeping = now + HOUSEKEEPING_S
             timeout = min(self._hop_at, next_housekeeping) - time.monotonic()
-            events = poller.poll(max(0, int(timeout * 1000) + 1))
-            if not any(fd == capture_fd for fd, _ in events):
-                continue
-            number = self.frames
-            freq = self.freq_mhz
+            for fd, _ in poller.poll(max(0, int(timeout * 1000) + 1)):
+                if fd == capture_fd:
+                    self._process(capture)
+                else:
+                    self._drain_wakeups()  # the signals themselves are in self._signals
+
+    def _process(self, capture: LiveCapture) -> None:
+        """Decode and judge what is queued (at most a few batches, then look at the clock)."""
+        read, decode, feed = capture.read, self.decoder.decode, self.engine.feed
+        linktype, freq = capture.linktype, self.freq_mhz
+        number = self.frames
+        try:
             for _ in range(BATCHES_PER_WAKE):
                 batch = read(BATCH)
                 for ts_ns, data in batch:
@@ -199,6 +215,7 @@ class Sensor:
                         feed(frame)
                 if len(batch) < BATCH:
                     break
+        finally:
             self._period_frames += number - self.frames
             self.frames = number
 
@@ -210,23 +227,33 @@ class Sensor:
         self.log.info("radio_ready", interface=self.config.radio.interface,  # type: ignore[union-attr]
                       capture_interface=info.capture_interface, phy=info.phy, driver=info.driver,
                       frequencies=len(info.frequencies) if info.frequencies is not None else None)
-        self._plan()
-        self.capture = LiveCapture(info.capture_interface, self.engine.kinds,
-                                   self.config.capture.buffer_mb << 20)
-        self.log.info("capture_started", interface=info.capture_interface,
-                      filter=self.capture.filter, buffer_bytes=self.capture.buffer_bytes)
+        self._set_plan(self._planned(self.config))
+        self._open_capture()
+
+    def _open_capture(self) -> None:
+        assert self.radio_info is not None
+        interface = self.radio_info.capture_interface
+        self.capture = LiveCapture(interface, self.engine.kinds, self.config.capture.buffer_mb << 20)
+        self.log.info("capture_started", interface=interface, filter=self.capture.filter,
+                      buffer_bytes=self.capture.buffer_bytes)
         self._hop(time.monotonic())
 
-    def _plan(self) -> None:
+    def _planned(self, config: SensorConfig) -> ChannelPlan:
+        """The plan for ``config`` on the open radio; an adapter that can tune none
+        of its channels is a configuration problem (permanent)."""
         supported = self.radio_info.frequencies if self.radio_info else None
         try:
-            plan = self.config.channel_plan(supported)
+            return config.channel_plan(supported)
         except ChannelPlanError as exc:
             raise RadioError(f"the adapter can tune none of the planned channels: {exc}",
                              permanent=True) from exc
-        self._set_plan(plan)
 
     def _set_plan(self, plan: ChannelPlan) -> None:
+        """Follow ``plan``; the same plan again (after a reconnect or a reload that
+        did not touch the channels) keeps its rotation, so the sweep still
+        reaches every channel."""
+        if plan == self.plan:
+            return
         self.plan = plan
         self._hops = plan.steps()
         self._hop_at = 0.0
@@ -237,7 +264,7 @@ class Sensor:
     def _hop(self, now: float) -> None:
         """Tune to the next channel of the plan; a refused frequency leaves the plan."""
         assert self.plan is not None
-        for _ in range(len(self.plan.home) + len(self.plan.others) + 1):
+        while True:
             hop = next(self._hops)
             if hop.freq_mhz == self.freq_mhz:
                 self._hop_at = now + hop.dwell_s
@@ -247,25 +274,23 @@ class Sensor:
             except TuneFailed as exc:
                 self.log.warning("tune_failed", frequency_mhz=hop.freq_mhz, error=str(exc))
                 try:
-                    remaining = self.plan.without(hop.freq_mhz)
+                    self._set_plan(self.plan.without(hop.freq_mhz))
                 except ChannelPlanError as empty:
-                    raise RadioError(f"no frequency of the channel plan could be tuned: {empty}",
-                                     permanent=True) from exc
-                self._set_plan(remaining)
+                    # Refused one by one at run time: set the radio up again, which
+                    # plans afresh from what the adapter reports then.
+                    raise RadioError(f"every channel of the plan was refused: {empty}",
+                                     permanent=False) from exc
                 continue
             self.freq_mhz = hop.freq_mhz
             self._hop_at = now + hop.dwell_s
             return
-        raise RadioError("no frequency of the channel plan could be tuned")
 
     def _connect_with_retry(self, why: str) -> None:
         """Connect (``why``: start, lost or reload); while the interface is
         missing or down, wait with backoff. A reload while waiting changes
         ``self.config`` and ``self.radio``: the next attempt uses them."""
-        first = why == "start"
         assert self.config.radio is not None
         delay = self.config.radio.retry_initial_s
-        started = time.monotonic()
         attempts = 0
         while True:
             settings = self.config.radio
@@ -274,32 +299,32 @@ class Sensor:
                 self._connect()
                 break
             except (CaptureError, RadioError) as exc:
-                if getattr(exc, "permanent", True):
+                if exc.permanent:
                     raise
                 self._close_capture()
                 self._close_radio(quiet=True)
                 attempts += 1
-                event = "radio_waiting" if first and attempts == 1 else "radio_retry_failed"
-                self.log.warning(event, error=str(exc), retry_in_s=round(delay, 3))
+                first_wait = why == "start" and attempts == 1
+                self.log.warning("radio_waiting" if first_wait else "radio_retry_failed",
+                                 error=str(exc), retry_in_s=round(delay, 3))
                 self.notifier.status(f"waiting for {settings.interface}: {exc}")
-                if first and attempts == 1:
+                if first_wait:  # tell systemd we are up: a late USB adapter must not fail the boot
                     self.notifier.ready(f"waiting for {settings.interface}")
                 self._sleep(delay)
                 delay = min(delay * 2, settings.retry_max_s)
-        if first:
+        if why == "start":
             self.notifier.ready(self._status_line())
-            return
         if self._deaf_since_ns is not None:
-            self.engine.capture_gap(self._deaf_since_ns, time.time_ns())
+            now_ns = time.time_ns()
+            self.engine.capture_gap(self._deaf_since_ns, now_ns)
+            if why == "lost":
+                self.log.info("radio_recovered", interface=settings.interface, attempts=attempts,
+                              down_s=round((now_ns - self._deaf_since_ns) / 1e9, 3))
             self._deaf_since_ns = None
-        if why == "lost":
-            self.log.info("radio_recovered", interface=settings.interface, attempts=attempts,
-                          down_s=round(time.monotonic() - started, 3))
 
-    def _lost(self, exc: Exception) -> None:
+    def _lost(self, exc: CaptureError | RadioError) -> None:
         settings = self.config.radio
         assert settings is not None
-        self._deaf_since_ns = time.time_ns()
         self.log.warning("radio_lost", interface=settings.interface, error=str(exc),
                          retry_in_s=settings.retry_initial_s)
         self.notifier.status(f"radio lost: {exc}")
@@ -311,20 +336,21 @@ class Sensor:
         """Wait, feeding the watchdog and answering signals (`Stop` ends it)."""
         deadline = time.monotonic() + seconds
         while True:
-            if self._signals:
-                self._handle_signals()
+            self._handle_signals()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
             self.notifier.watchdog()
-            step = min(remaining, HOUSEKEEPING_S)
-            select.select([self._wake_r], [], [], step)
+            select.select([self._wake_r], [], [], min(remaining, HOUSEKEEPING_S))
 
     def _close_capture(self) -> None:
+        """Close the capture; from now on the sensor is deaf (see `Engine.capture_gap`)."""
         if self.capture is not None:
             self._read_kernel_stats()
             self.capture.close()
             self.capture = None
+            if self._deaf_since_ns is None:
+                self._deaf_since_ns = time.time_ns()
         self.freq_mhz = None
 
     def _close_radio(self, quiet: bool = False) -> None:
@@ -341,7 +367,9 @@ class Sensor:
             self._period_drops += dropped
 
     def _housekeeping(self, now: float) -> None:
-        self.engine.advance(time.time_ns())
+        now_ns = time.time_ns()
+        self._notice_clock_step(now, now_ns)
+        self.engine.advance(now_ns)
         self._read_kernel_stats()
         self.notifier.watchdog()
         if now - self._status_at >= STATUS_INTERVAL_S:
@@ -350,6 +378,17 @@ class Sensor:
             self.notifier.status(self._status_line())
         if now - self._period_start >= self.config.logging.stats_interval_s:
             self._log_stats(now)
+
+    def _notice_clock_step(self, now: float, now_ns: int) -> None:
+        """The wall clock jumped forward (NTP on a box without a real-time clock):
+        the engine's clock is the wall clock, so tell it that the jump was not
+        heard silence."""
+        mono, wall = self._clock
+        self._clock = (now, now_ns)
+        expected = wall + int((now - mono) * 1e9)
+        if now_ns - expected > CLOCK_STEP_NS:
+            self.log.warning("clock_step", seconds=round((now_ns - expected) / 1e9, 3))
+            self.engine.capture_gap(expected, now_ns)
 
     def _log_stats(self, now: float) -> None:
         seconds = now - self._period_start
@@ -372,46 +411,67 @@ class Sensor:
 
     # -- reload -------------------------------------------------------------------------
     def reload(self) -> None:
-        """SIGHUP: everything from the files, or nothing."""
+        """SIGHUP: the new configuration and registry as a whole, or nothing."""
         self.notifier.reloading()
+        old = self.config
         try:
             new = load_config(self.config_path)
             if new.radio is None:
                 raise ConfigError([Problem(str(self.config_path), None, "radio",
                                            "section missing; `run` needs one")])
-        except (RegistryError, OSError) as exc:
-            self.log.error("reload_failed", error=str(exc), keeping=str(self.config.registry_path))
-            self.notifier.reloaded(self._status_line())
+            plan = self._planned(new) if new.radio == old.radio and self.radio_info else None
+        except (RegistryError, OSError, RadioError) as exc:
+            self.log.error("reload_failed", error=str(exc), keeping=str(old.registry_path))
+            self.notifier.ready(self._status_line())
             return
-        old = self.config
-        self.config = new
-        if (new.logging.level, new.logging.format) != (old.logging.level, old.logging.format):
-            self.log = configure_logging(new.logging.level, new.logging.format)
-            for sink in self.engine.sinks:
-                if isinstance(sink, LogSink):
-                    sink.log = self.log
-        self.engine.set_registry(new.registry)
-        restarted = self.engine.reconfigure(
-            facility=new.facility, sensor=new.sensor_id, rules=new.rules,
-            hold_down_s=new.hold_down_s, max_open_alerts=new.max_open_alerts)
-        new_radio = new.radio != old.radio
-        reopen = new_radio or new.capture != old.capture or (
-            self.capture is not None and self.capture.filter != filter_expression(self.engine.kinds))
+        restarted = self._apply(new)
+        reopen = self.capture is not None and (
+            new.radio != old.radio or new.capture != old.capture
+            or self.capture.filter != filter_expression(self.engine.kinds))
         self.log.info("reload_ok", registry=str(new.registry_path),
-                      access_points=sum(1 for _ in new.registry.access_points()),
+                      access_points=len(new.registry.access_points()),
                       rules_restarted=restarted, capture_reopened=reopen)
-        if self.capture is None:  # waiting for the radio: the next attempt uses the new settings
-            if new_radio:
-                self.radio = make_radio(new.radio)
+        if self.capture is None:
+            # Waiting for the radio: the next attempt uses the new settings.
+            if new.radio != old.radio:
+                self.radio.close()
+                self.radio = make_radio(new.radio)  # type: ignore[arg-type]
         elif reopen:
-            self._close_capture()
-            self._close_radio()
-            if new_radio:
-                self.radio = make_radio(new.radio)
-            self._connect_with_retry("reload")
-        else:
-            self._plan()
-        self.notifier.reloaded(self._status_line())
+            try:
+                self._reopen(new.radio != old.radio)
+            except (CaptureError, RadioError) as exc:
+                if not exc.permanent:
+                    raise
+                # The new radio settings cannot work: back to the old ones, whole.
+                self.log.error("reload_failed", error=str(exc), keeping=str(old.registry_path))
+                self._apply(old)
+                self._reopen(True)
+        elif plan is not None:
+            self._set_plan(plan)
+        self.notifier.ready(self._status_line())
+
+    def _apply(self, config: SensorConfig) -> list[str]:
+        """Make ``config`` the running configuration (registry, rules, logging)."""
+        old = self.config
+        self.config = config
+        if (config.logging.level, config.logging.format) != (old.logging.level, old.logging.format):
+            configure_logging(config.logging.level, self.log_format or config.logging.format)
+        self.engine.set_registry(config.registry)
+        return self.engine.reconfigure(
+            facility=config.facility, sensor=config.sensor_id, rules=config.rules,
+            hold_down_s=config.hold_down_s, max_open_alerts=config.max_open_alerts)
+
+    def _reopen(self, new_radio: bool) -> None:
+        """Open the capture again (new filter or buffer), and the radio too if it changed."""
+        self._close_capture()
+        if not new_radio:
+            self._set_plan(self._planned(self.config))
+            self._open_capture()
+            self._deaf_since_ns = None  # a moment, not a gap worth reporting
+            return
+        self._close_radio()
+        self.radio = make_radio(self.config.radio)  # type: ignore[arg-type]
+        self._connect_with_retry("reload")
 
     # -- shutdown ------------------------------------------------------------------------
     def _shutdown(self) -> None:
@@ -433,7 +493,6 @@ def run(config_path: str, log_format: str | None = None) -> int:
         raise ConfigError([Problem(str(config_path), None, "radio",
                                    "`run` needs a radio: section naming the interface "
                                    "(see config/sensor.example.yaml)")])
-    logging = config.logging
-    log = configure_logging(logging.level, log_format or logging.format)
+    log = configure_logging(config.logging.level, log_format or config.logging.format)
     os.umask(0o077)
-    return Sensor(config_path, config, log).run()
+    return Sensor(config_path, config, log, log_format=log_format).run()

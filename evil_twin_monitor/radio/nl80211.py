@@ -295,7 +295,10 @@ class Nl80211Radio:
             # The driver made the interface but will not start it next to the other one.
             self._rollback()
             return self._switch(b, link, wif, label, reason=f"bringing {mon} up failed: {_reason(exc)}")
-        now = b.link_by_index(mindex)   # udev may have renamed it
+        # Undone first: a driver that will not run both interfaces at once must
+        # see the monitor interface down before the managed one comes back up.
+        self._undo.append(_Undo(f"take {mon} down", partial(b.set_link_up, mindex, False)))
+        now = self._read(lambda: b.link_by_index(mindex), f"looking up {mon}", link.name)  # udev may rename it
         return mindex, (now.name if now is not None else mon)
 
     def _switch(self, b: Backend, link: Link, wif: WirelessInterface, label: str, reason: str | None) -> tuple[int, str]:
@@ -372,9 +375,13 @@ class Nl80211Radio:
         if exc.errno in _PERMISSION or exc.errno in (errno.ENETDOWN, errno.ERFKILL):
             return _mapped(exc, f"tuning {capture} to {freq_mhz} MHz", capture)
         if exc.errno == errno.EBUSY:
-            return TuneFailed(
+            # Not about this frequency: another interface on the phy came up (say,
+            # NetworkManager raised wlan1 again) and holds the channel. Reopening
+            # the radio takes it down again; dropping frequencies would not help.
+            return RadioError(
                 f"{info.phy} refused {freq_mhz} MHz: device busy (another interface on {info.phy} "
-                "is up and holds the channel; take it down)"
+                "is up and holds the channel; the radio is set up again)",
+                permanent=False,
             )
         return TuneFailed(f"{info.phy} refused {freq_mhz} MHz ({_reason(exc)}); the channel plan skips it")
 
