@@ -22,10 +22,8 @@ datagram is dropped and counted in ``undelivered``.
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
-from typing import Any
 
 from .base import (
     MONITOR_LINK_TYPES,
@@ -40,10 +38,9 @@ from .base import (
     SUN_PATH_MAX,
     require_interface_name,
 )
+from .nl80211 import PyrouteBackend
 
 SEND_TIMEOUT_S = 0.5      # a player that stopped reading must not stall the daemon for long
-_GONE = (errno.ENODEV, errno.ENXIO)
-IFF_UP = 0x1
 
 
 class SimulatedRadio:
@@ -51,7 +48,7 @@ class SimulatedRadio:
 
     def __init__(self, settings: RadioSettings) -> None:
         self.settings = settings
-        self._ipr: Any = None
+        self._ipr: PyrouteBackend | None = None  # rtnetlink only: the link lookups
         self._sock: socket.socket | None = None
         self._link: Link | None = None
         self.frequency: int | None = None     # last frequency tuned
@@ -72,9 +69,7 @@ class SimulatedRadio:
                 f"radio.control_socket {path!r}: a socket path is at most {SUN_PATH_MAX} bytes long",
                 permanent=True,
             )
-        from pyroute2 import IPRoute
-
-        self._ipr = IPRoute()
+        self._ipr = PyrouteBackend()
         try:
             link = self._lookup(ifname=name)
             if link is None:
@@ -144,24 +139,12 @@ class SimulatedRadio:
             return
         self.sent += 1
 
-    def _lookup(self, **key: Any) -> Link | None:
-        from pyroute2.netlink.exceptions import NetlinkError
-
+    def _lookup(self, ifname: str | None = None, index: int | None = None) -> Link | None:
+        """The interface by name or index; None when it is gone."""
         try:
-            msgs = self._ipr.link("get", **key)
-        except NetlinkError as exc:
-            if exc.code in _GONE:
-                return None
+            return self._ipr.link(ifname) if ifname is not None else self._ipr.link_by_index(index)
+        except OSError as exc:
             raise RadioError(
-                f"{self.settings.interface}: looking up the interface failed: {os.strerror(exc.code)}",
+                f"{self.settings.interface}: looking up the interface failed: {exc.strerror or exc}",
                 permanent=False,
             ) from exc
-        if not msgs:
-            return None
-        msg = msgs[0]
-        return Link(
-            index=int(msg["index"]),
-            name=msg.get_attr("IFLA_IFNAME"),
-            up=bool(msg["flags"] & IFF_UP),
-            link_type=int(msg["ifi_type"]),
-        )
