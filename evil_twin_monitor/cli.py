@@ -19,7 +19,7 @@ from .config import ConfigError, SensorConfig, default_engine_settings, load_con
 from .decoding import CaptureFileError
 from .engine import Engine
 from .registry import RegistryError, load_registry, summarize_registry
-from .replay import replay_files
+from .replay import ReplayStats, replay_files
 from .sinks import JsonlSink, TextSink
 
 PROG = "evil-twin-monitor"
@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--sensor", metavar="ID", help="sensor that made the capture")
     replay.add_argument("--stats-json", metavar="FILE", help="also write the summary as JSON to FILE")
     replay.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    replay.add_argument("--metrics-file", metavar="FILE",
+                        help="also write the Prometheus metrics as a scrape would show them "
+                             "after the last frame (alerts still open) to FILE")
 
     run = commands.add_parser(
         "run", help="the sensor daemon: monitor mode, channel plan, live capture",
@@ -84,17 +87,40 @@ def _replay(args: argparse.Namespace) -> int:
         raise UsageError(f"--facility {facility}: no such facility in the registry (known: {known})")
     sink = JsonlSink(sys.stdout) if args.format == "jsonl" else TextSink(sys.stdout)
     settings = config.engine if config else default_engine_settings()
+    sensor = args.sensor or (config.sensor_id if config else None)
+    sinks: list = [sink]
+    metrics = None
+    if args.metrics_file:
+        from .metrics import MetricsSettings, SensorMetrics
+        metrics = SensorMetrics(registry, facility, sensor,
+                                config.metrics if config else MetricsSettings())
+        sinks.append(metrics)
     engine = Engine(
         registry,
         facility=facility,
-        sensor=args.sensor or (config.sensor_id if config else None),
+        sensor=sensor,
         rules=config.rules if config else None,
         hold_down_s=settings.hold_down_s,
         max_open_alerts=settings.max_open_alerts,
-        sinks=[sink],
+        sinks=sinks,
     )
-    stats = replay_files(args.pcaps, engine)
+    metrics_error: list[str] = []
+
+    def write_metrics(stats: ReplayStats) -> None:
+        from .metrics import MetricsError, ap_status_of
+        assert metrics is not None
+        metrics.update_health(stats.frames_by_type, stats.malformed, None, None, None,
+                              stats.dropped_findings)
+        metrics.update_aps(ap_status_of(engine))
+        try:
+            metrics.write_file(args.metrics_file)
+        except MetricsError as exc:  # reported after the alerts, which are still printed
+            metrics_error.append(str(exc))
+
+    stats = replay_files(args.pcaps, engine, before_finish=write_metrics if metrics else None)
     sys.stdout.flush()
+    if metrics_error:
+        raise UsageError(metrics_error[0])
     if not args.quiet:
         print(stats.summary(), file=sys.stderr)
     if args.stats_json:

@@ -67,6 +67,7 @@ from .channelplan import (
     build_plan, format_frequencies, parse_channel, seconds_text,
 )
 from .decoding.channels import BAND_6G, band_of
+from .metrics.settings import MetricsSettings, read_metrics_section
 from .radio.base import DRIVERS, SUN_PATH_MAX, RadioSettings, interface_name_problem
 from .registry.loader import RegistryError, load_registry, summarize_registry
 from .registry.model import Registry
@@ -84,7 +85,7 @@ DEFAULT_HOLD_DOWN_S = 300.0
 DEFAULT_MAX_OPEN_ALERTS = 10_000
 
 TOP_KEYS = ("sensor", "registry")
-TOP_OPTIONAL = ("engine", "rules", "radio", "channels", "capture", "logging")
+TOP_OPTIONAL = ("engine", "rules", "radio", "channels", "capture", "logging", "metrics")
 SENSOR_KEYS = ("id", "facility")
 ENGINE_KEYS = ("hold_down_s", "max_open_alerts")
 RULE_KEYS = ("enabled", "severity")
@@ -159,6 +160,7 @@ class SensorConfig:
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def channel_plan(self, supported: frozenset[int] | None = None) -> ChannelPlan:
         """The channel plan for this sensor's facility; ``supported`` is what the
@@ -379,6 +381,11 @@ class _ConfigReader(Reader):
         if len(self.problems) == problems:
             self.values["logging"] = LoggingSettings(**values)
 
+    def _section_metrics(self, node: Located, path: str) -> None:
+        settings = read_metrics_section(self, node, path)
+        if settings is not None:
+            self.values["metrics"] = settings
+
     def _section_rules(self, node: Located, path: str) -> None:
         if not isinstance(node.value, dict):
             self.problem(node.line, path, f"expected a mapping of rule ids; got {node.kind}")
@@ -532,6 +539,7 @@ def load_config(path: str | Path, *, registry_path: str | Path | None = None) ->
         channels=channels,
         capture=values.get("capture", CaptureSettings()),
         logging=values.get("logging", LoggingSettings()),
+        metrics=values.get("metrics", MetricsSettings()),
     )
 
 
@@ -547,6 +555,7 @@ def summarize_config(cfg: SensorConfig) -> str:
         *_summarize_channels(cfg),
         f"capture: {cfg.capture.buffer_mb} MiB socket receive buffer",
         _summarize_logging(cfg.logging),
+        cfg.metrics.describe(),
     ]
     try:
         rules_by_id: Mapping[str, Any] = _rule_catalogue()[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .decoding import Decoder, open_capture
 from .engine import Engine
@@ -60,11 +60,14 @@ class ReplayStats:
         return "\n".join(lines)
 
 
-def replay_files(paths: Sequence[str], engine: Engine, decoder: Decoder | None = None) -> ReplayStats:
+def replay_files(paths: Sequence[str], engine: Engine, decoder: Decoder | None = None, *,
+                 before_finish: Callable[[ReplayStats], None] | None = None) -> ReplayStats:
     """Run every file through decoder and engine, then close all alerts.
 
     Every file's header is checked before any frame is fed, so an unusable
     file fails the run before alerts are printed (CaptureFileError).
+    ``before_finish`` sees the statistics after the last frame, while the
+    alerts are still open (``replay --metrics-file`` writes its snapshot then).
     """
     decoder = decoder or Decoder()
     for path in paths:
@@ -86,11 +89,13 @@ def replay_files(paths: Sequence[str], engine: Engine, decoder: Decoder | None =
             stats.frames += number
             for reason, count in reader.skipped.items():
                 stats.malformed[reason] = stats.malformed.get(reason, 0) + count
-    engine.finish()
-    stats.seconds = time.perf_counter() - started
     stats.frames_by_type = dict(decoder.frames)
     for reason, count in decoder.malformed.items():
         stats.malformed[reason] = stats.malformed.get(reason, 0) + count
     stats.alerts_by_rule = dict(engine.alerts_by_rule)
     stats.dropped_findings = engine.dropped_findings
+    if before_finish is not None:
+        before_finish(stats)
+    engine.finish()
+    stats.seconds = time.perf_counter() - started
     return stats

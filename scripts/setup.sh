@@ -14,6 +14,8 @@ if [ "${1:-}" = "--with-test-tools" ]; then
   command -v tshark >/dev/null || need_apt+=(tshark)                   # reference decoder
   command -v systemd-analyze >/dev/null || need_apt+=(systemd)         # unit verification
   command -v setpriv >/dev/null || need_apt+=(util-linux)              # dropping capabilities
+  command -v promtool >/dev/null || need_apt+=(prometheus)             # rules, config, real server
+  command -v amtool >/dev/null || need_apt+=(prometheus-alertmanager)  # alert routing config
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

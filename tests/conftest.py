@@ -1,9 +1,12 @@
-"""Fixtures shared by the tests that need a network namespace of their own."""
+"""Fixtures shared by the tests that need a network namespace of their own (root)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from lab import Lab
 from netns import Netns
 
 
@@ -15,3 +18,22 @@ def netns():
         yield ns
     finally:
         ns.delete()
+
+
+@pytest.fixture
+def lab_factory(tmp_path):
+    """Makes `lab.Lab`s (namespace, player, daemon) and always tears them down."""
+    made: list[tuple[Netns, Lab | None]] = []
+
+    def make(transmitters: list[dict[str, Any]], **kwargs: Any) -> Lab:
+        netns = Netns()
+        made.append((netns, None))
+        lab = Lab(netns, tmp_path, transmitters, **kwargs)
+        made[-1] = (netns, lab)
+        return lab
+
+    yield make
+    for netns, lab in made:
+        if lab is not None:
+            lab.close()
+        netns.delete()

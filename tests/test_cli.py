@@ -129,3 +129,27 @@ def test_run_with_a_broken_configuration_names_file_line_and_field(capsys, tmp_p
     assert code == 2
     assert err.startswith(f"{config}:3: radio.driver: ")
     assert "nl80211" in err and "simulated" in err
+
+
+def test_replay_writes_the_metrics_a_scrape_would_show_after_the_last_frame(capsys, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+    exposition = tmp_path / "metrics.prom"
+    code, out, err = run(capsys, "replay", str(DEMO), "--registry", str(REGISTRY),
+                         "--facility", "city-hall", "--sensor", "demo", "--quiet",
+                         "--metrics-file", str(exposition))
+    assert code == 0
+    families = {f.name: f for f in text_string_to_metric_families(exposition.read_text())}
+    active = families["evil_twin_monitor_active_alert"].samples
+    assert {s.labels["rule"] for s in active} == {"unknown_bssid", "lookalike_ssid", "deauth_flood"}
+    assert all(s.labels["facility"] == "city-hall" and s.labels["sensor"] == "demo" for s in active)
+    opened = {s.labels["rule"]: s.value for s in families["evil_twin_monitor_alerts"].samples
+              if s.name == "evil_twin_monitor_alerts_total" and s.value}
+    assert opened == {"unknown_bssid": 1, "lookalike_ssid": 1, "deauth_flood": 1}
+
+
+def test_unwritable_metrics_file_is_one_line_after_the_alerts(capsys, tmp_path):
+    code, out, err = run(capsys, "replay", str(DEMO), "--registry", str(REGISTRY), "--quiet",
+                         "--metrics-file", str(tmp_path / "missing" / "metrics.prom"))
+    assert code == 2
+    assert out  # the alerts were printed
+    assert err.startswith("evil-twin-monitor: error: ") and err.count("\n") == 1

@@ -114,6 +114,8 @@ def test_summary(tmp_path, monkeypatch):
         "capture: 16 MiB socket receive buffer",
         "logging: level info, format auto (JSON lines unless stderr is a terminal), "
         "statistics every 60 s",
+        "metrics: listening on 0.0.0.0:18011, plain HTTP; at most 100 active-alert series "
+        "(from this host: http://127.0.0.1:18011/metrics)",
         "rules:",
         "  ap_missing: disabled",
         "  lookalike_ssid: enabled, severity high, max_distance=1",
@@ -155,7 +157,7 @@ def test_example_config_loads_and_summarizes():
     assert cfg.capture == CaptureSettings()
     assert cfg.logging == LoggingSettings()
     lines = summarize_config(cfg).splitlines()
-    assert lines[:13] == [
+    assert lines[:14] == [
         "sensor city-hall-01 at facility city-hall (新宿区役所 本庁舎)",
         f"registry: {EXAMPLE.parent / 'registry'}",
         "engine: hold-down 300 s, at most 10000 open alerts",
@@ -171,6 +173,8 @@ def test_example_config_loads_and_summarizes():
         "capture: 16 MiB socket receive buffer",
         "logging: level info, format auto (JSON lines unless stderr is a terminal), "
         "statistics every 60 s",
+        "metrics: listening on 0.0.0.0:18011, plain HTTP; at most 100 active-alert series "
+        "(from this host: http://127.0.0.1:18011/metrics)",
         "rules:",
         "  ap_missing: enabled, severity low",
         "  lookalike_ssid: enabled, severity medium, max_distance=2",
@@ -225,7 +229,7 @@ def test_typo_in_top_level_key_and_bad_sensor_id(tmp_path, monkeypatch):
         "site/sensor.yaml:2: sensor.id: 'City Hall 01' is not a valid sensor id; use lowercase "
         "letters, digits and '-' (like city-hall-01)",
         "site/sensor.yaml:5: engin: unknown key 'engin' (did you mean 'engine'?); valid keys: "
-        "sensor, registry, engine, rules, radio, channels, capture, logging",
+        "sensor, registry, engine, rules, radio, channels, capture, logging, metrics",
     ]
 
 

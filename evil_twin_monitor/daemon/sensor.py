@@ -46,6 +46,7 @@ from ..config import ConfigError, SensorConfig, load_config
 from ..decoding import Decoder
 from ..decoding.channels import frequency_to_channel
 from ..engine import Engine
+from ..metrics import MetricsError, MetricsServer, SensorMetrics, ap_status_of, serve
 from ..radio import RadioError, RadioInfo, make_radio
 from ..radio.base import TuneFailed
 from ..registry import RegistryError
@@ -55,6 +56,7 @@ from .logs import configure_logging
 from .notify import Notifier
 
 HOUSEKEEPING_S = 1.0
+METRICS_RETRY_S = 30.0  # a metrics port in use: try again this often, capturing meanwhile
 STATUS_INTERVAL_S = 5.0
 BATCH = 256            # frames per read call
 BATCHES_PER_WAKE = 16  # then look at the clock again
@@ -81,7 +83,11 @@ class Sensor:
         self.log_format = log_format   # --log-format, which wins over the file on reload too
         self.notifier = notifier or Notifier()
         self.decoder = Decoder()
-        self.engine = build_engine(config, [LogSink(log)])
+        self.metrics = SensorMetrics(config.registry, config.facility, config.sensor_id,
+                                     config.metrics)
+        self.metrics_server: MetricsServer | None = None
+        self._metrics_retry_at: float | None = None
+        self.engine = build_engine(config, [LogSink(log), self.metrics])
         self.radio = make_radio(config.radio)  # type: ignore[arg-type]
         self.radio_info: RadioInfo | None = None
         self.capture: LiveCapture | None = None
@@ -148,6 +154,8 @@ class Sensor:
                       driver=radio.driver, config=str(self.config_path))
         status = EXIT_OK
         try:
+            self._update_metrics()
+            self._start_metrics(at_start=True)
             self._connect_with_retry("start")
             while True:
                 try:
@@ -159,7 +167,7 @@ class Sensor:
                     self._connect_with_retry("lost")
         except Stop:
             pass
-        except (CaptureError, RadioError) as exc:
+        except (CaptureError, RadioError, MetricsError) as exc:
             self.log.error("sensor_failed", error=str(exc))
             status = EXIT_CONFIG
         except Exception:
@@ -237,6 +245,7 @@ class Sensor:
         self.log.info("capture_started", interface=interface, filter=self.capture.filter,
                       buffer_bytes=self.capture.buffer_bytes)
         self._hop(time.monotonic())
+        self._update_metrics()
 
     def _planned(self, config: SensorConfig) -> ChannelPlan:
         """The plan for ``config`` on the open radio; an adapter that can tune none
@@ -341,6 +350,7 @@ class Sensor:
             if remaining <= 0:
                 return
             self.notifier.watchdog()
+            self._update_metrics()  # radio_up 0 while waiting for the adapter
             select.select([self._wake_r], [], [], min(remaining, HOUSEKEEPING_S))
 
     def _close_capture(self) -> None:
@@ -352,6 +362,7 @@ class Sensor:
             if self._deaf_since_ns is None:
                 self._deaf_since_ns = time.time_ns()
         self.freq_mhz = None
+        self._update_metrics()
 
     def _close_radio(self, quiet: bool = False) -> None:
         self.radio.close()
@@ -372,6 +383,9 @@ class Sensor:
         self.engine.advance(now_ns)
         self._read_kernel_stats()
         self.notifier.watchdog()
+        self._update_metrics()
+        if self._metrics_retry_at is not None and now >= self._metrics_retry_at:
+            self._start_metrics()
         if now - self._status_at >= STATUS_INTERVAL_S:
             self._fps = (self.frames - self._status_frames) / (now - self._status_at)
             self._status_frames, self._status_at = self.frames, now
@@ -409,6 +423,42 @@ class Sensor:
         return (f"{self._fps:,.0f} frames/s, {channel}, {len(self.engine.open)} alerts open, "
                 f"{self.kernel_drops} kernel drops")
 
+    # -- metrics ------------------------------------------------------------------------
+    def _update_metrics(self) -> None:
+        """Hand the counters to the metrics (a copy; scrapes read it from their threads)."""
+        self.metrics.update_health(self.decoder.frames, self.decoder.malformed, self.kernel_drops,
+                                   self.capture is not None, self.freq_mhz,
+                                   self.engine.dropped_findings)
+        self.metrics.update_aps(ap_status_of(self.engine))
+
+    def _start_metrics(self, at_start: bool = False) -> None:
+        """Serve the metrics as configured. A permanent problem (bad certificate,
+        privileged port) at start ends the daemon with status 2 (`MetricsError`
+        propagates); a port in use is logged and retried while capturing goes on."""
+        settings = self.config.metrics
+        self._metrics_retry_at = None
+        if not settings.enabled:
+            return
+        try:
+            self.metrics_server = serve(self.metrics, settings)
+        except MetricsError as exc:
+            if exc.permanent and at_start:
+                raise
+            retry = None if exc.permanent else METRICS_RETRY_S
+            self.log.error("metrics_unavailable", error=str(exc), retry_in_s=retry)
+            if retry is not None:
+                self._metrics_retry_at = time.monotonic() + retry
+            return
+        self.log.info("metrics_serving", url=self.metrics_server.url, tls=settings.tls,
+                      client_auth=settings.client_auth,
+                      max_alert_series=settings.max_alert_series)
+
+    def _stop_metrics(self) -> None:
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+            self.metrics_server = None
+        self._metrics_retry_at = None
+
     # -- reload -------------------------------------------------------------------------
     def reload(self) -> None:
         """SIGHUP: the new configuration and registry as a whole, or nothing."""
@@ -422,6 +472,7 @@ class Sensor:
             plan = self._planned(new) if new.radio == old.radio and self.radio_info else None
         except (RegistryError, OSError, RadioError) as exc:
             self.log.error("reload_failed", error=str(exc), keeping=str(old.registry_path))
+            self.metrics.reload(False)
             self.notifier.ready(self._status_line())
             return
         restarted = self._apply(new)
@@ -448,6 +499,14 @@ class Sensor:
                 self._reopen(True)
         elif plan is not None:
             self._set_plan(plan)
+        if self.config is new:
+            self.metrics.reload(True, new.registry, facility=new.facility, sensor=new.sensor_id)
+            self.metrics.set_max_alert_series(new.metrics.max_alert_series)
+            if new.metrics != old.metrics or new.metrics.tls:  # TLS: renewed certificates
+                self._stop_metrics()
+                self._start_metrics()
+        else:  # the new radio settings could not work; the old configuration runs
+            self.metrics.reload(False)
         self.notifier.ready(self._status_line())
 
     def _apply(self, config: SensorConfig) -> list[str]:
@@ -476,6 +535,9 @@ class Sensor:
     # -- shutdown ------------------------------------------------------------------------
     def _shutdown(self) -> None:
         self.notifier.stopping()
+        # First, so that no scrape sees the alerts close below: a stopped sensor
+        # is "sensor down" to Prometheus, not "the evil twin went away".
+        self._stop_metrics()
         self._close_capture()
         self._close_radio()
         self.engine.finish()
