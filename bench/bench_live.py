@@ -86,6 +86,7 @@ radio: {{interface: mon0, driver: simulated, control_socket: radio.sock}}
 channels: {{only: [6]}}
 capture: {{buffer_mb: {buffer_mb}}}
 logging: {{level: info, format: json, stats_interval_s: 1}}
+store: {{path: alerts.sqlite3}}
 """
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``evil-twin-monitor replay|run|check-config ...``.
+"""Command line: ``evil-twin-monitor replay|run|check-config|alerts ...``.
 
 Exit status: 0 when the command did its job (whether or not alerts were
 raised); 2 for unusable input or arguments, with one line on stderr naming
@@ -21,6 +21,9 @@ from .engine import Engine
 from .registry import RegistryError, load_registry, summarize_registry
 from .replay import ReplayStats, replay_files
 from .sinks import JsonlSink, TextSink
+from .store import (
+    AlertStore, StoreError, StoreSettings, StoreSink, add_alerts_parser, alerts_command,
+)
 
 PROG = "evil-twin-monitor"
 
@@ -51,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--metrics-file", metavar="FILE",
                         help="also write the Prometheus metrics as a scrape would show them "
                              "after the last frame (alerts still open) to FILE")
+    replay.add_argument("--store", metavar="PATH", help="also keep the alerts in this alert store "
+                        "(created if missing; read it with `alerts --store PATH`)")
 
     run = commands.add_parser(
         "run", help="the sensor daemon: monitor mode, channel plan, live capture",
@@ -67,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     group = check.add_mutually_exclusive_group(required=True)
     group.add_argument("--config", metavar="PATH", help="sensor configuration file")
     group.add_argument("--registry", metavar="PATH", help="registry file or directory")
+
+    add_alerts_parser(commands)
     return parser
 
 
@@ -95,6 +102,9 @@ def _replay(args: argparse.Namespace) -> int:
         metrics = SensorMetrics(registry, facility, sensor,
                                 config.metrics if config else MetricsSettings())
         sinks.append(metrics)
+    store = _replay_store(args.store) if args.store else None
+    if store is not None:
+        sinks.append(store)
     engine = Engine(
         registry,
         facility=facility,
@@ -117,7 +127,11 @@ def _replay(args: argparse.Namespace) -> int:
         except MetricsError as exc:  # reported after the alerts, which are still printed
             metrics_error.append(str(exc))
 
-    stats = replay_files(args.pcaps, engine, before_finish=write_metrics if metrics else None)
+    try:
+        stats = replay_files(args.pcaps, engine, before_finish=write_metrics if metrics else None)
+    finally:
+        if store is not None and not store.close(timeout=60):
+            raise UsageError(f"not every alert reached the store: {store.last_error}")
     sys.stdout.flush()
     if metrics_error:
         raise UsageError(metrics_error[0])
@@ -129,6 +143,17 @@ def _replay(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"{args.stats_json}: cannot write statistics: {exc.strerror}") from exc
     return 0
+
+
+def _replay_store(path: str) -> StoreSink:
+    """A store sink for ``replay --store``: waits for room instead of dropping
+    (nothing is live), and never deletes (old captures are not expired)."""
+    settings = StoreSettings(path=Path(path), retention_days=0, max_alerts=0)
+    try:
+        AlertStore.open_writer(settings.path).close()  # a bad path fails before the replay
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+    return StoreSink(settings, None, blocking=True)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -151,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "alerts":
+            return alerts_command(args)
         return _check_config(args)
     except (RegistryError, ConfigError) as exc:
         print(str(exc), file=sys.stderr)

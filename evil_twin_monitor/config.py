@@ -36,6 +36,11 @@ logging:
   level: info               # debug | info | warning | error
   format: auto              # auto | json | console
   stats_interval_s: 60
+store:                      # the alert history; see store/settings.py
+  enabled: true
+  path: /var/lib/evil-twin-monitor/alerts.sqlite3   # relative to this file's directory
+  retention_days: 90        # 0: keep forever
+  max_alerts: 500000        # 0: no cap
 ```
 
 ``rules.<id>`` accepts ``enabled``, ``severity`` and exactly the keys of that
@@ -72,6 +77,7 @@ from .radio.base import DRIVERS, SUN_PATH_MAX, RadioSettings, interface_name_pro
 from .registry.loader import RegistryError, load_registry, summarize_registry
 from .registry.model import Registry
 from .registry.yamlsource import Located, Problem, Reader, by_line, load_yaml, plain, suggest
+from .store.settings import StoreSettings, read_store_section
 
 
 class ConfigError(RegistryError):
@@ -85,7 +91,8 @@ DEFAULT_HOLD_DOWN_S = 300.0
 DEFAULT_MAX_OPEN_ALERTS = 10_000
 
 TOP_KEYS = ("sensor", "registry")
-TOP_OPTIONAL = ("engine", "rules", "radio", "channels", "capture", "logging", "metrics")
+TOP_OPTIONAL = ("engine", "rules", "radio", "channels", "capture", "logging", "metrics",
+                "store")
 SENSOR_KEYS = ("id", "facility")
 ENGINE_KEYS = ("hold_down_s", "max_open_alerts")
 RULE_KEYS = ("enabled", "severity")
@@ -161,6 +168,7 @@ class SensorConfig:
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
 
     def channel_plan(self, supported: frozenset[int] | None = None) -> ChannelPlan:
         """The channel plan for this sensor's facility; ``supported`` is what the
@@ -386,6 +394,11 @@ class _ConfigReader(Reader):
         if settings is not None:
             self.values["metrics"] = settings
 
+    def _section_store(self, node: Located, path: str) -> None:
+        settings = read_store_section(self, node, path)
+        if settings is not None:
+            self.values["store"] = settings
+
     def _section_rules(self, node: Located, path: str) -> None:
         if not isinstance(node.value, dict):
             self.problem(node.line, path, f"expected a mapping of rule ids; got {node.kind}")
@@ -540,6 +553,7 @@ def load_config(path: str | Path, *, registry_path: str | Path | None = None) ->
         capture=values.get("capture", CaptureSettings()),
         logging=values.get("logging", LoggingSettings()),
         metrics=values.get("metrics", MetricsSettings()),
+        store=values.get("store", StoreSettings()),
     )
 
 
@@ -556,6 +570,7 @@ def summarize_config(cfg: SensorConfig) -> str:
         f"capture: {cfg.capture.buffer_mb} MiB socket receive buffer",
         _summarize_logging(cfg.logging),
         cfg.metrics.describe(),
+        cfg.store.describe(),
     ]
     try:
         rules_by_id: Mapping[str, Any] = _rule_catalogue()[0]

@@ -44,6 +44,7 @@ radio: {interface: mon0, driver: simulated, control_socket: radio.sock,
         retry_initial_s: 0.2, retry_max_s: 1}
 channels: {home_dwell_s: 0.1, other_dwell_s: 0.05, others_per_cycle: 8}
 logging: {stats_interval_s: 1}
+store: {path: alerts.sqlite3}
 """
 
 

@@ -16,6 +16,7 @@ from evil_twin_monitor.config import (
 )
 from evil_twin_monitor.radio.base import RadioSettings
 from evil_twin_monitor.registry import RegistryError
+from evil_twin_monitor.store import StoreSettings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "sensor.example.yaml"
 
@@ -116,6 +117,8 @@ def test_summary(tmp_path, monkeypatch):
         "statistics every 60 s",
         "metrics: listening on 0.0.0.0:18011, plain HTTP; at most 100 active-alert series "
         "(from this host: http://127.0.0.1:18011/metrics)",
+        "store: /var/lib/evil-twin-monitor/alerts.sqlite3 (alerts kept 90 days after they end, "
+        "at most 500,000)",
         "rules:",
         "  ap_missing: disabled",
         "  lookalike_ssid: enabled, severity high, max_distance=1",
@@ -156,8 +159,9 @@ def test_example_config_loads_and_summarizes():
     assert cfg.channels == ChannelSettings()
     assert cfg.capture == CaptureSettings()
     assert cfg.logging == LoggingSettings()
+    assert cfg.store == StoreSettings()
     lines = summarize_config(cfg).splitlines()
-    assert lines[:14] == [
+    assert lines[:15] == [
         "sensor city-hall-01 at facility city-hall (新宿区役所 本庁舎)",
         f"registry: {EXAMPLE.parent / 'registry'}",
         "engine: hold-down 300 s, at most 10000 open alerts",
@@ -175,6 +179,8 @@ def test_example_config_loads_and_summarizes():
         "statistics every 60 s",
         "metrics: listening on 0.0.0.0:18011, plain HTTP; at most 100 active-alert series "
         "(from this host: http://127.0.0.1:18011/metrics)",
+        "store: /var/lib/evil-twin-monitor/alerts.sqlite3 (alerts kept 90 days after they end, "
+        "at most 500,000)",
         "rules:",
         "  ap_missing: enabled, severity low",
         "  lookalike_ssid: enabled, severity medium, max_distance=2",
@@ -229,7 +235,7 @@ def test_typo_in_top_level_key_and_bad_sensor_id(tmp_path, monkeypatch):
         "site/sensor.yaml:2: sensor.id: 'City Hall 01' is not a valid sensor id; use lowercase "
         "letters, digits and '-' (like city-hall-01)",
         "site/sensor.yaml:5: engin: unknown key 'engin' (did you mean 'engine'?); valid keys: "
-        "sensor, registry, engine, rules, radio, channels, capture, logging, metrics",
+        "sensor, registry, engine, rules, radio, channels, capture, logging, metrics, store",
     ]
 
 

@@ -10,9 +10,12 @@ read the daemon's JSON log events.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -43,6 +46,15 @@ def test_twin_outside_the_facility_channels_is_found_and_sigterm_exits_zero(lab_
     assert [a["bssid"] for a in lab.alerts()] == [TWIN]  # the city's own APs raise nothing
     closed = lab.wait_for("alert_closed", bssid=TWIN)
     assert closed["repeats"] >= 0
+    assert lab.wait_for("stats")["store"]["ok"] is True
+    # The history has the alert, closed at shutdown with its final repeat count.
+    listing = subprocess.run(
+        [sys.executable, "-m", "evil_twin_monitor", "alerts", "--config",
+         str(lab.tmp / "sensor.yaml"), "--format", "jsonl"],
+        capture_output=True, text=True, check=True)
+    [stored] = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert (stored["bssid"], stored["rule"], stored["state"]) == (TWIN, "unknown_bssid", "closed")
+    assert stored["repeats"] == closed["repeats"] and stored["sensor"] == "city-hall-01"
 
 
 def test_sighup_applies_a_new_registry_and_keeps_the_old_one_when_the_new_is_broken(lab_factory):

@@ -52,6 +52,7 @@ from ..radio.base import TuneFailed
 from ..registry import RegistryError
 from ..registry.yamlsource import Problem
 from ..sinks import LogSink
+from ..store import StoreSink, replace_store_sink
 from .logs import configure_logging
 from .notify import Notifier
 
@@ -62,6 +63,7 @@ BATCH = 256            # frames per read call
 BATCHES_PER_WAKE = 16  # then look at the clock again
 CLOCK_STEP_NS = 5_000_000_000  # a wall-clock jump beyond this is a step, not drift
 EXIT_OK, EXIT_CONFIG = 0, 2
+STORE_CLOSE_TIMEOUT_S = 5.0  # at shutdown; well within the unit's TimeoutStopSec
 
 
 class Stop(Exception):
@@ -88,6 +90,7 @@ class Sensor:
         self.metrics_server: MetricsServer | None = None
         self._metrics_retry_at: float | None = None
         self.engine = build_engine(config, [LogSink(log), self.metrics])
+        self.store: StoreSink | None = None  # started by run(); a thread of its own
         self.radio = make_radio(config.radio)  # type: ignore[arg-type]
         self.radio_info: RadioInfo | None = None
         self.capture: LiveCapture | None = None
@@ -152,6 +155,8 @@ class Sensor:
         self.log.info("sensor_starting", version=__version__, sensor=self.config.sensor_id,
                       facility=self.config.facility, interface=radio.interface,
                       driver=radio.driver, config=str(self.config_path))
+        self._set_store(replace_store_sink(None, self.config.store, self.log,
+                                           sensor=self.config.sensor_id))
         status = EXIT_OK
         try:
             self._update_metrics()
@@ -414,14 +419,17 @@ class Sensor:
             channel=frequency_to_channel(self.freq_mhz) if self.freq_mhz else None,
             by_type=dict(self.decoder.frames), malformed=dict(self.decoder.malformed),
             alerts_open=len(self.engine.open), alerts_total=sum(self.engine.alerts_by_rule.values()),
-            dropped_findings=self.engine.dropped_findings)
+            dropped_findings=self.engine.dropped_findings,
+            store=self.store.stats() if self.store is not None else None)
         self._period_start, self._period_frames, self._period_drops = now, 0, 0
 
     def _status_line(self) -> str:
         channel = (f"channel {frequency_to_channel(self.freq_mhz)} ({self.freq_mhz} MHz)"
                    if self.freq_mhz else "no channel yet")
+        store = (f", alert store failing: {self.store.last_error}"
+                 if self.store is not None and not self.store.ok else "")
         return (f"{self._fps:,.0f} frames/s, {channel}, {len(self.engine.open)} alerts open, "
-                f"{self.kernel_drops} kernel drops")
+                f"{self.kernel_drops} kernel drops{store}")
 
     # -- metrics ------------------------------------------------------------------------
     def _update_metrics(self) -> None:
@@ -516,9 +524,21 @@ class Sensor:
         if (config.logging.level, config.logging.format) != (old.logging.level, old.logging.format):
             configure_logging(config.logging.level, self.log_format or config.logging.format)
         self.engine.set_registry(config.registry)
+        self._set_store(replace_store_sink(self.store, config.store, self.log,
+                                           sensor=config.sensor_id))
         return self.engine.reconfigure(
             facility=config.facility, sensor=config.sensor_id, rules=config.rules,
             hold_down_s=config.hold_down_s, max_open_alerts=config.max_open_alerts)
+
+    def _set_store(self, store: StoreSink | None) -> None:
+        """Make ``store`` the engine's store sink (None: no store)."""
+        if store is self.store:
+            return
+        if self.store is not None:
+            self.engine.sinks.remove(self.store)
+        if store is not None:
+            self.engine.sinks.append(store)
+        self.store = store
 
     def _reopen(self, new_radio: bool) -> None:
         """Open the capture again (new filter or buffer), and the radio too if it changed."""
@@ -541,6 +561,8 @@ class Sensor:
         self._close_capture()
         self._close_radio()
         self.engine.finish()
+        if self.store is not None:  # after finish(): the closing snapshots go in too
+            self.store.close(STORE_CLOSE_TIMEOUT_S)
         self.log.info("sensor_stopped", frames=self.frames, kernel_drops=self.kernel_drops,
                       alerts=sum(self.engine.alerts_by_rule.values()),
                       alerts_by_rule=dict(self.engine.alerts_by_rule))

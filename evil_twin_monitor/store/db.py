@@ -1,0 +1,441 @@
+"""The alert history file: one SQLite database, one table, one row per alert.
+
+Theory of operation
+-------------------
+A row is the alert object of the contract (DESIGN.md, "Alert object") plus
+what only a history needs: an ``id`` for people (``alerts show 12``), the
+first and last capture time as integers for range queries, the repeat count
+and the state (``open`` while evidence keeps arriving, ``closed`` after the
+hold-down, ``interrupted`` when the sensor stopped without closing it: a
+crash or a power cut).
+
+Rows are written as **whole snapshots** keyed by ``uid``, a hash of what
+identifies an alert (sensor, facility, rule, SSID octets, BSSID, first capture
+time). Opening and closing an alert are the same upsert with newer values,
+so a lost or late "opened" is repaired by the "closed", a retried batch can be
+written twice without harm, and replaying a capture into the same file again
+adds nothing. A snapshot never turns a closed row back into an open one.
+
+The file: ``PRAGMA application_id`` marks it as ours, ``user_version`` is the
+schema version (a later version migrates forward; an older program refuses a
+newer file instead of guessing). WAL journal, so readers (``alerts``) never
+wait for the daemon and the daemon never waits for them; ``synchronous=FULL``
+because an alert the daemon reported as stored must survive a power cut;
+incremental auto-vacuum so a purge gives the space back to a small disk. The
+writer creates the file with mode 0600 before SQLite opens it (SQLite gives
+its -wal and -shm files the same mode and owner). Readers open it with
+``mode=ro``, so a listing can neither change nor lock the daemon's file.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from urllib.parse import quote
+
+from ..timestamps import rfc3339
+
+if TYPE_CHECKING:  # the engine (and the rules) only for type checkers
+    from ..engine.alert import Alert
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x45544D31  # "ETM1"
+STATES = ("open", "closed", "interrupted")
+
+_SCHEMA = """
+CREATE TABLE alerts (
+    id            INTEGER PRIMARY KEY,      -- for people: `alerts show ID`
+    uid           TEXT    NOT NULL UNIQUE,  -- the alert's identity across its snapshots
+    time          TEXT    NOT NULL,         -- RFC 3339, first evidence (contract field)
+    time_ns       INTEGER NOT NULL,
+    rule          TEXT    NOT NULL,
+    severity      TEXT    NOT NULL,
+    facility      TEXT,
+    sensor        TEXT,
+    ssid          TEXT,                     -- printable (decoding.text.printable_ssid)
+    ssid_hex      TEXT,                     -- the octets as received
+    bssid         TEXT,
+    channel       INTEGER,
+    frequency_mhz INTEGER,
+    message       TEXT    NOT NULL,
+    evidence      TEXT    NOT NULL,         -- JSON object
+    first_frame   INTEGER NOT NULL,
+    last_seen     TEXT    NOT NULL,         -- RFC 3339, latest evidence
+    last_seen_ns  INTEGER NOT NULL,
+    last_frame    INTEGER NOT NULL,
+    repeats       INTEGER NOT NULL DEFAULT 0,
+    state         TEXT    NOT NULL CHECK (state IN ('open', 'closed', 'interrupted'))
+);
+CREATE INDEX alerts_time ON alerts (time_ns);
+CREATE INDEX alerts_facility_time ON alerts (facility, time_ns);
+CREATE INDEX alerts_rule_time ON alerts (rule, time_ns);
+CREATE INDEX alerts_state_last_seen ON alerts (state, last_seen_ns);
+"""
+
+# Schema version -> statements that bring a file of that version to the next.
+MIGRATIONS: dict[int, tuple[str, ...]] = {}
+
+COLUMNS = ("uid", "time", "time_ns", "rule", "severity", "facility", "sensor", "ssid", "ssid_hex",
+           "bssid", "channel", "frequency_mhz", "message", "evidence", "first_frame", "last_seen",
+           "last_seen_ns", "last_frame", "repeats", "state")
+
+_UPSERT = (
+    f"INSERT INTO alerts ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+    "ON CONFLICT (uid) DO UPDATE SET evidence = excluded.evidence, "
+    "last_seen = excluded.last_seen, last_seen_ns = excluded.last_seen_ns, "
+    "last_frame = excluded.last_frame, repeats = excluded.repeats, state = excluded.state "
+    "WHERE excluded.state != 'open' OR alerts.state = 'open'"
+)
+_ENDED = "state IN ('closed', 'interrupted')"
+
+
+class StoreError(Exception):
+    """The store cannot be used; ``str()`` is one line that names the file."""
+
+
+class AlertRow(NamedTuple):
+    """One snapshot of an alert, ready to bind (in `COLUMNS` order)."""
+
+    uid: str
+    time: str
+    time_ns: int
+    rule: str
+    severity: str
+    facility: str | None
+    sensor: str | None
+    ssid: str | None
+    ssid_hex: str | None
+    bssid: str | None
+    channel: int | None
+    frequency_mhz: int | None
+    message: str
+    evidence: str
+    first_frame: int
+    last_seen: str
+    last_seen_ns: int
+    last_frame: int
+    repeats: int
+    state: str
+
+
+def alert_uid(alert: Alert) -> str:
+    """What identifies an alert: one key (rule, facility, SSID, BSSID) of one
+    sensor opens at most one alert per first capture time."""
+    key = repr((alert.sensor, alert.facility, alert.rule, alert.ssid, alert.bssid, alert.time_ns))
+    return hashlib.blake2b(key.encode("utf-8", "backslashreplace"), digest_size=12).hexdigest()
+
+
+def _text(value: str | None) -> str | None:
+    """Text SQLite can store as UTF-8 (a lone surrogate cannot be)."""
+    if value is None or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def alert_row(alert: Alert) -> AlertRow:
+    """A snapshot of ``alert`` as it is now (the engine keeps changing the object)."""
+    d = alert.to_dict()
+    last_ns = alert.last_ns or alert.time_ns
+    evidence = json.dumps(d["evidence"], ensure_ascii=True, separators=(",", ":"), default=str)
+    return AlertRow(
+        alert_uid(alert), d["time"], alert.time_ns, d["rule"], d["severity"],
+        _text(d["facility"]), _text(d["sensor"]), _text(d["ssid"]),
+        alert.ssid.hex() if alert.ssid is not None else None, d["bssid"], d["channel"],
+        d["frequency_mhz"], _text(d["message"]) or "", evidence, alert.first_frame,
+        rfc3339(last_ns), last_ns, alert.last_frame, alert.repeats,
+        "closed" if alert.closed else "open")
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """A row as read back."""
+
+    id: int
+    time: str
+    time_ns: int
+    rule: str
+    severity: str
+    facility: str | None
+    sensor: str | None
+    ssid: str | None
+    ssid_hex: str | None
+    bssid: str | None
+    channel: int | None
+    frequency_mhz: int | None
+    message: str
+    evidence: dict[str, Any]
+    last_seen: str
+    last_seen_ns: int
+    repeats: int
+    state: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> StoredAlert:
+        try:
+            evidence = json.loads(row["evidence"])
+            if not isinstance(evidence, dict):
+                raise ValueError
+        except ValueError:  # edited by hand: show it, do not fail
+            evidence = {"unreadable": row["evidence"]}
+        return cls(row["id"], row["time"], row["time_ns"], row["rule"], row["severity"],
+                   row["facility"], row["sensor"], row["ssid"], row["ssid_hex"], row["bssid"],
+                   row["channel"], row["frequency_mhz"], row["message"], evidence,
+                   row["last_seen"], row["last_seen_ns"], row["repeats"], row["state"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alert object of the contract, plus ``id``, ``last_seen``, ``repeats``, ``state``."""
+        return {
+            "id": self.id,
+            "time": self.time,
+            "rule": self.rule,
+            "severity": self.severity,
+            "facility": self.facility,
+            "sensor": self.sensor,
+            "ssid": self.ssid,
+            "bssid": self.bssid,
+            "channel": self.channel,
+            "frequency_mhz": self.frequency_mhz,
+            "message": self.message,
+            "evidence": self.evidence,
+            "last_seen": self.last_seen,
+            "repeats": self.repeats,
+            "state": self.state,
+        }
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the log and the metrics: what failed, and its SQLite code."""
+    if isinstance(exc, sqlite3.Error):
+        name = getattr(exc, "sqlite_errorname", None)
+        text = str(exc) or type(exc).__name__
+        if name == "SQLITE_BUSY":
+            text += " (another process holds a write lock)"
+        return f"{text} ({name})" if name else text
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
+
+
+class AlertStore:
+    """A connection to one store file. Use `open_writer` or `open_reader`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+        conn.row_factory = sqlite3.Row
+        self._identity = _identity(path)
+
+    # -- opening -------------------------------------------------------------
+    @classmethod
+    def open_writer(cls, path: str | Path, busy_timeout_s: float = 1.0) -> AlertStore:
+        """Open (creating if needed, mode 0600) for writing. Raises `StoreError`."""
+        path = Path(path)
+        _create(path)
+        try:
+            conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open: {describe_error(exc)}") from exc
+        store = cls(conn, path, readonly=False)
+        try:
+            store._prepare()
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    @classmethod
+    def open_reader(cls, path: str | Path, busy_timeout_s: float = 2.0) -> AlertStore:
+        """Open read-only (``mode=ro``): never creates, changes or locks the file."""
+        path = Path(path)
+        if path.is_dir():
+            raise StoreError(f"{path}: is a directory, not an alert store")
+        if not path.exists():
+            raise StoreError(f"{path}: no alert store here (no such file)")
+        uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_s, isolation_level=None)
+            conn.execute("PRAGMA query_only = 1")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open: {describe_error(exc)}") from exc
+        store = cls(conn, path, readonly=True)
+        try:
+            store._check_version(create=False)
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _check_version(self, create: bool) -> int:
+        """The file's schema version; 0 for a new empty file (writer only)."""
+        try:
+            app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not an alert store: {describe_error(exc)}") from exc
+        if app_id not in (0, APPLICATION_ID) or (version == 0 and tables):
+            raise StoreError(f"{self.path}: not an alert store (another program's SQLite file)")
+        if version == 0 and not create:
+            raise StoreError(f"{self.path}: not an alert store (an empty file)")
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: written by a newer evil-twin-monitor (store schema "
+                             f"{version}; this version reads up to {SCHEMA_VERSION})")
+        return version
+
+    def _prepare(self) -> None:
+        conn = self.conn
+        version = self._check_version(create=True)
+        try:
+            if version == 0:
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only before the first table
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            if version < SCHEMA_VERSION:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    current = conn.execute("PRAGMA user_version").fetchone()[0]
+                    if current == 0:
+                        for statement in _SCHEMA.split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                        current = SCHEMA_VERSION
+                    while current < SCHEMA_VERSION:
+                        for statement in MIGRATIONS[current]:
+                            conn.execute(statement)
+                        current += 1
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot prepare the store: {describe_error(exc)}") from exc
+
+    def replaced(self) -> bool:
+        """The path no longer names the file this connection writes (deleted or
+        moved away by someone): writes would vanish with the old inode."""
+        return _identity(self.path) != self._identity
+
+    # -- writing -------------------------------------------------------------
+    def upsert(self, rows: Sequence[AlertRow]) -> None:
+        """Write snapshots in one transaction (all or none). Raises sqlite3.Error."""
+        self._transaction(lambda: self.conn.executemany(_UPSERT, rows))
+
+    def interrupt(self, sensor: str) -> int:
+        """Alerts ``sensor`` left open when it stopped without closing them."""
+        def run() -> int:
+            return self.conn.execute(
+                "UPDATE alerts SET state = 'interrupted' WHERE state = 'open' AND sensor = ?",
+                (sensor,)).rowcount
+        return self._transaction(run)
+
+    def purge(self, ended_before_ns: int | None, max_alerts: int = 0) -> tuple[int, int]:
+        """Delete ended alerts whose last evidence is older than ``ended_before_ns``
+        and, beyond ``max_alerts`` rows, the ended alerts that ended first.
+        Open alerts are never deleted. Returns (aged out, capped out)."""
+        def run() -> tuple[int, int]:
+            aged = capped = 0
+            if ended_before_ns is not None:
+                aged = self.conn.execute(f"DELETE FROM alerts WHERE {_ENDED} AND last_seen_ns < ?",
+                                         (ended_before_ns,)).rowcount
+            if max_alerts:
+                excess = self.count() - max_alerts
+                if excess > 0:
+                    capped = self.conn.execute(
+                        f"DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE {_ENDED} "
+                        "ORDER BY last_seen_ns, id LIMIT ?)", (excess,)).rowcount
+            return aged, capped
+        result = self._transaction(run)
+        if any(result):
+            self.conn.execute("PRAGMA incremental_vacuum")
+        return result
+
+    def _transaction(self, body: Any) -> Any:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = body()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise
+        return result
+
+    # -- reading ------------------------------------------------------------
+    def count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+
+    def get(self, alert_id: int) -> StoredAlert | None:
+        row = self.conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return StoredAlert.from_row(row) if row is not None else None
+
+    def query(self, *, facility: str | None = None, rule: str | None = None,
+              since_ns: int | None = None, until_ns: int | None = None,
+              limit: int | None = None) -> list[StoredAlert]:
+        """Newest first. ``since``/``until`` select alerts whose evidence
+        overlaps [since, until): still seen at ``since``, started before ``until``."""
+        where, params = ["1"], []
+        for clause, value in (("facility = ?", facility), ("rule = ?", rule),
+                              ("last_seen_ns >= ?", since_ns), ("time_ns < ?", until_ns)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY time_ns DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [StoredAlert.from_row(r) for r in self.conn.execute(sql, params)]
+
+    def distinct(self, column: str) -> list[str]:
+        """Values of ``facility`` or ``rule`` present in the store (for error hints)."""
+        assert column in ("facility", "rule")
+        return [r[0] for r in self.conn.execute(
+            f"SELECT DISTINCT {column} FROM alerts WHERE {column} IS NOT NULL ORDER BY 1")]
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _create(path: Path) -> None:
+    """Create the file with mode 0600 unless it exists; say clearly why not."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        if path.is_dir():
+            raise StoreError(f"{path}: is a directory; name a file in it, like "
+                             f"{path / 'alerts.sqlite3'}") from None
+        return
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise StoreError(f"{path}: directory {path.parent} does not exist") from exc
+        raise StoreError(f"{path}: cannot create the store: {exc.strerror}") from exc
+    os.close(fd)
+
