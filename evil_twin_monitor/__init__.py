@@ -7,7 +7,9 @@ The package layout is the architecture (DESIGN.md):
 - ``registry``  the city's legitimate access points, validated
 - ``rules``     one module per detection rule
 - ``engine``    frames -> findings -> alerts (dedup, hold-down); pure, deterministic
-- ``sinks``     where alerts go (stdout lines, structured log; later metrics, store)
+- ``sinks``     where alerts go (stdout lines, structured log)
+- ``metrics``   the Prometheus exporter (an alert sink with bounded series)
+- ``store``     the alert history (an alert sink writing SQLite from its own thread)
 - ``radio``     the receiver: nl80211 monitor mode and tuning, or a simulated radio
 - ``capture``   live frames from a monitor interface through a kernel filter
 - ``channelplan`` which channels the radio visits, and for how long
@@ -18,4 +20,4 @@ The package layout is the architecture (DESIGN.md):
 - ``cli``       the ``evil-twin-monitor`` command
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -657,3 +657,16 @@ def test_a_privileged_port_is_a_permanent_error():
     with pytest.raises(MetricsError) as caught:
         serve(metrics(), MetricsSettings(listen_address="127.0.0.1", port=80))
     assert caught.value.permanent and "1024" in str(caught.value)
+
+
+def test_alert_store_health_is_exported_while_a_store_is_configured():
+    m = metrics()
+    assert "store_ok" not in samples(m.exposition())   # no store: no series
+    m.update_store({"ok": False, "written": 7, "writes_failed": 3, "queue_dropped": 1,
+                    "pending_dropped": 2, "rejected": 0, "pending": 4, "queued": 1})
+    exposition = m.exposition()
+    assert value(exposition, "store_ok") == 0
+    assert value(exposition, "store_rows_written_total") == 7
+    assert value(exposition, "store_write_failures_total") == 3
+    assert value(exposition, "store_dropped_total") == 3
+    assert value(exposition, "store_pending") == 5

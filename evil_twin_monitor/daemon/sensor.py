@@ -438,6 +438,7 @@ class Sensor:
                                    self.capture is not None, self.freq_mhz,
                                    self.engine.dropped_findings)
         self.metrics.update_aps(ap_status_of(self.engine))
+        self.metrics.update_store(self.store.stats() if self.store is not None else None)
 
     def _start_metrics(self, at_start: bool = False) -> None:
         """Serve the metrics as configured. A permanent problem (bad certificate,

@@ -149,6 +149,7 @@ class SensorMetrics:
         self._frames: dict[str, float] = {}
         self._malformed: dict[str, float] = {}
         self._kernel_drops: float | None = None
+        self._store: dict[str, float] | None = None
         self._radio_up: bool | None = None
         self._freq_mhz: int | None = None
         self._dropped_findings: float | None = None
@@ -231,6 +232,18 @@ class SensorMetrics:
             self._radio_up = radio_up
             self._freq_mhz = freq_mhz
             self._dropped_findings = None if dropped_findings is None else float(dropped_findings)
+
+    def update_store(self, stats: Mapping[str, Any] | None) -> None:
+        """The alert store's counters (`StoreSink.stats`); None: no store configured."""
+        snapshot = None if stats is None else {
+            "ok": 1.0 if stats["ok"] else 0.0,
+            "written": float(stats["written"]),
+            "failed": float(stats["writes_failed"]),
+            "dropped": float(stats["queue_dropped"] + stats["pending_dropped"] + stats["rejected"]),
+            "pending": float(stats["pending"] + stats["queued"]),
+        }
+        with self._lock:
+            self._store = snapshot
 
     def update_aps(self, status: Iterable[tuple[bytes, int, int | None, int | None, int]] | None
                    ) -> None:
@@ -329,6 +342,7 @@ class SensorMetrics:
             aps = [(r.labels, r.last_ns, r.signal_dbm, r.freq_mhz, r.frames)
                    for r in self._aps] if self._aps is not None else None
             reload_ok, reload_time = self._reload_ok, self._reload_time
+            store = self._store
 
         build = GaugeMetricFamily(PREFIX + "build_info",
                                   "Sensor software version and Python version; always 1.",
@@ -424,6 +438,18 @@ class SensorMetrics:
                              "radio_frequency_hertz for the band).", ident, channel_now)
                 yield _gauge("radio_frequency_hertz", "Centre frequency the radio is tuned to.",
                              ident, freq * 1_000_000)  # type: ignore[operator]
+        if store is not None:
+            yield _gauge("store_ok", "1 while the alert store (SQLite) accepts writes, 0 while "
+                         "writes fail (disk full, locked, unwritable); alerts wait in memory.",
+                         ident, store["ok"])
+            yield _counter("store_rows_written", "Alert rows written to the alert store.",
+                           ident, store["written"])
+            yield _counter("store_write_failures", "Failed attempts to write to the alert "
+                           "store (each is retried).", ident, store["failed"])
+            yield _counter("store_dropped", "Alerts never stored because the store failed "
+                           "for too long and the waiting queue was full.", ident, store["dropped"])
+            yield _gauge("store_pending", "Alerts waiting to be written to the alert store.",
+                         ident, store["pending"])
         yield _gauge("config_last_reload_successful", "1 if the last configuration (re)load "
                      "succeeded, 0 if the last SIGHUP found an invalid configuration.",
                      ident, 1 if reload_ok else 0)
