@@ -192,6 +192,19 @@ def _rule_catalogue() -> tuple[Mapping[str, Any], tuple[str, ...]]:
     return RULES_BY_ID, SEVERITIES
 
 
+def _rule_setting_problem(rule: Any, settings: Mapping[str, Any]) -> str | None:
+    """What the rule itself says about its settings: the one-line ValueError it
+    raises when built (a threshold out of range, a signature that does not
+    compile), so check-config reports it instead of the daemon failing later."""
+    from .registry.model import build_registry
+    from .rules import RuleContext
+    try:
+        rule(RuleContext(build_registry([])), settings)
+    except (ValueError, TypeError) as exc:
+        return str(exc).removeprefix(f"rule {rule.id}: ")
+    return None
+
+
 class _ConfigReader(Reader):
     def __init__(self, file: str) -> None:
         super().__init__(file)
@@ -420,6 +433,11 @@ class _ConfigReader(Reader):
                              f"valid: {', '.join(sorted(rules_by_id))}")
                 continue
             config = self._rule(value, rule_path, dict(rule.DEFAULTS), severities)
+            if config is not None and config.settings:
+                problem = _rule_setting_problem(rule, config.settings)
+                if problem is not None:
+                    self.problem(node.key_lines.get(rule_id, node.line), rule_path, problem)
+                    continue
             if config is not None:
                 rules[rule_id] = config
         if rules and all(rule_id in rules and not rules[rule_id].enabled

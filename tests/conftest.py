@@ -37,3 +37,14 @@ def lab_factory(tmp_path):
         if lab is not None:
             lab.close()
         netns.delete()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the detection times the fixture tests measured (record_property)."""
+    lines = [value for report in terminalreporter.stats.get("passed", [])
+             + terminalreporter.stats.get("failed", [])
+             for name, value in getattr(report, "user_properties", ()) if name == "detection_time"]
+    if lines:
+        terminalreporter.section("detection times")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

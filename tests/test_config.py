@@ -46,14 +46,21 @@ rules:
 """
 
 
-class FakeLookalike:
+class FakeRule:
+    """Stands for a rule class: the configuration builds one to check settings."""
+
+    def __init__(self, ctx: object, settings: object = None) -> None:
+        pass
+
+
+class FakeLookalike(FakeRule):
     id: ClassVar[str] = "lookalike_ssid"
     severity: ClassVar[str] = "medium"
     DEFAULTS: ClassVar[dict] = {"max_distance": 2, "min_ratio": 0.8, "fold_case": True,
                                 "ignore": ()}
 
 
-class FakeApMissing:
+class FakeApMissing(FakeRule):
     id: ClassVar[str] = "ap_missing"
     severity: ClassVar[str] = "low"
     DEFAULTS: ClassVar[dict] = {"silence_s": 600}
@@ -194,7 +201,42 @@ def test_example_config_with_the_real_rules(monkeypatch):
     assert cfg.rule("lookalike_ssid").settings == {"max_distance": 2}
 
 
+def test_the_commented_rule_examples_of_the_example_config_are_valid(tmp_path, monkeypatch):
+    """The examples an operator uncomments must load as they are written."""
+    monkeypatch.undo()
+    lines = EXAMPLE.read_text().splitlines()
+    start = lines.index("rules:")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i] and not lines[i][0].isspace())
+    for i in range(start + 1, end):
+        if lines[i].startswith("  # ") and not lines[i].startswith("  #   ") \
+                or lines[i].startswith("  #   "):
+            lines[i] = "  " + lines[i][4:]
+    text = "\n".join(lines).replace("registry: registry/", f"registry: {EXAMPLE.parent / 'registry'}")
+    (tmp_path / "sensor.yaml").write_text(text)
+    cfg = load_config(tmp_path / "sensor.yaml")
+    assert cfg.rule("cloned_bssid").settings["min_score"] == 2
+    assert cfg.rule("karma").settings["min_ssids"] == 5
+    assert cfg.rule("rogue_hardware").settings["extra_signatures"][0]["id"] == "lab-beacon-spammer"
+
+
 # --- mistakes ------------------------------------------------------------------
+
+def test_a_rule_setting_the_rule_itself_refuses_is_a_configuration_error(tmp_path, monkeypatch):
+    """Type-correct but meaningless values (a threshold of 0, a signature that
+    does not compile) are found by check-config, not by the daemon at start."""
+    monkeypatch.undo()
+    (tmp_path / "sensor.yaml").write_text(
+        "sensor: {id: s1, facility: city-hall}\n"
+        f"registry: {Path(__file__).parents[1] / 'fixtures' / 'registry.yaml'}\n"
+        "rules:\n"
+        "  cloned_bssid: {min_score: 0}\n"
+        "  rogue_hardware:\n"
+        "    extra_signatures: [{id: x, field: ssid, pattern: '(', why: test}]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "sensor.yaml")
+    lines = [str(p) for p in caught.value.problems]
+    assert lines[0].endswith(":4: rules.cloned_bssid: min_score must be at least 1; got 0")
+    assert ":5: rules.rogue_hardware: " in lines[1] and "extra_signatures[0]" in lines[1]
 
 def test_facility_missing_from_registry(tmp_path, monkeypatch):
     write(tmp_path, monkeypatch, CONFIG.replace("facility: city-hall", "facility: city-hal"))

@@ -247,3 +247,130 @@ def test_reload_can_disable_a_rule_and_a_new_facility_restarts_every_rule():
     assert _tickers(engine)[0] is not ticker
     engine.feed(beacon(1))
     assert [a.facility for a in engine.open_alerts] == ["library"]
+
+
+# -- the fair cap: one rule cannot take every open-alert slot ----------------------------
+
+
+class EveryDeauth(Rule):
+    """Reports every deauth, keyed by its BSSID (stands for any other rule)."""
+
+    id = "deauth_flood"
+    kinds = frozenset({DEAUTH})
+    severity = "high"
+
+    def on_frame(self, frame):
+        return Finding(rule=self.id, severity=self.severity, message="deauth",
+                       ssid=b"Net", bssid=frame.addr3, freq_mhz=2437)
+
+
+def test_a_flood_of_one_rule_leaves_every_other_rule_its_share_of_the_cap():
+    recorder = Recorder()
+    engine = Engine(REGISTRY, sinks=[recorder], max_open_alerts=48, hold_down_s=60,
+                    rule_classes=[EveryBeacon, EveryDeauth, Ticker])
+    # 3 rules: 12 slots held back, 4 per rule. The flood gets 48 - 4 - 4 = 40.
+    for i in range(1000):
+        engine.feed(beacon(i * 0.01, bssid=b"\x02\x00\x00\x00" + i.to_bytes(2, "big"),
+                           number=i + 1))
+    assert engine.alerts_by_rule == {"unknown_bssid": 40}
+    assert engine.dropped_by_rule == {"unknown_bssid": 960}
+    # A deauth flood found during the beacon flood still opens, up to its own share.
+    for i in range(6):
+        engine.feed(beacon(10 + i * 0.01, bssid=bytes([0, 0x1a, 0, 0, 0, i]), kind=DEAUTH))
+    assert engine.alerts_by_rule == {"unknown_bssid": 40, "deauth_flood": 4}
+    assert engine.dropped_by_rule == {"unknown_bssid": 960, "deauth_flood": 2}
+    assert engine.dropped_findings == 962       # the total the metrics and the daemon read
+    assert len(engine.open) == 44
+    # The flood's alerts close after the hold-down: their slots come back to it.
+    engine.feed(beacon(75, bssid=b"\x02\xff\x00\x00\x00\x01", number=2000))
+    assert len(engine.open) == 1 and engine.alerts_by_rule["unknown_bssid"] == 41
+
+
+def test_a_key_refused_for_room_but_reported_again_a_second_later_takes_a_one_shot_slot():
+    """Persistence wins within a rule: a twin that keeps beaconing inside a flood of
+    one-frame BSSIDs opens, in the slot of the oldest alert that never repeated."""
+    recorder = Recorder()
+    engine = Engine(REGISTRY, sinks=[recorder], max_open_alerts=48, hold_down_s=600,
+                    rule_classes=[EveryBeacon, EveryDeauth, Ticker])
+    flood = [b"\x02\x00\x00\x00" + i.to_bytes(2, "big") for i in range(200)]
+    twin = b"\x02\x5e\x1f\xa0\x0c\x33"
+    engine.feed(beacon(0.0, bssid=flood[0], number=1))
+    engine.feed(beacon(0.5, bssid=flood[0], number=2))     # repeated: never a victim
+    for i in range(1, 200):
+        engine.feed(beacon(1 + i * 0.01, bssid=flood[i], number=2 + i))
+    assert len(engine.open) == 40 and engine.dropped_by_rule == {"unknown_bssid": 160}
+    engine.feed(beacon(3.0, bssid=twin, number=300))       # refused once ...
+    engine.feed(beacon(3.5, bssid=twin, number=301))       # ... again, too soon
+    assert engine.dropped_by_rule == {"unknown_bssid": 162}
+    engine.feed(beacon(4.1, bssid=twin, number=302))       # a second later: it stays
+    assert ("opened", twin, 0) in recorder.events
+    # The victim is the oldest alert that never repeated (flood[1]), not flood[0].
+    assert ("closed", flood[1], 0) in recorder.events
+    assert ("closed", flood[0], 1) not in recorder.events
+    assert len(engine.open) == 40 and engine.alerts_by_rule == {"unknown_bssid": 41}
+    # A one-frame BSSID is still refused, and counted.
+    engine.feed(beacon(5, bssid=b"\x02\xff\xff\x00\x00\x01", number=303))
+    assert engine.dropped_findings == 163
+
+
+def test_100k_random_bssids_advertising_a_registered_ssid_do_not_hide_a_twin_or_a_deauth_flood():
+    """The real rules, decoder and default cap (10,000): an mdk4-style flood of the city's
+    SSID from 100,000 random BSSIDs in a minute; from 30 s an open twin beaconing ten times
+    a second, and an aireplay-ng deauth burst against the 3F lobby AP at 45 s."""
+    from pathlib import Path
+
+    from evil_twin_monitor.decoding import Decoder
+    from evil_twin_monitor.registry import load_registry
+    from evil_twin_monitor.simulation import frames as sim
+
+    opened_at: dict[tuple, float] = {}
+
+    class FirstOpened:
+        def opened(self, alert):
+            opened_at.setdefault((alert.rule, alert.bssid), (alert.time_ns - T0) / NS)
+
+        def closed(self, alert):
+            pass
+
+    root = Path(__file__).resolve().parents[1]
+    engine = Engine(load_registry(root / "fixtures" / "registry.yaml"), facility="city-hall",
+                    sinks=[FirstOpened()])
+    decoder = Decoder()
+    lobby = bytes.fromhex("001a2b3c4d50")
+    twin = bytes.fromhex("025e1fa00c33")
+    client = bytes.fromhex("3a1122334455")
+    template = sim.beacon(lobby, "Shinjuku_Free_Wi-Fi", 2437, signal_dbm=-60)
+    head, tail = template[:26], template[38:]          # radiotap(16) + fc, duration, addr1
+    rng = __import__("random").Random(5)
+    number = 0
+
+    def feed(data: bytes, t_s: float) -> None:
+        nonlocal number
+        number += 1
+        frame = decoder.decode(data, 127, T0 + int(t_s * NS), number)
+        assert frame is not None
+        engine.feed(frame)
+
+    for i in range(100_000):
+        t = i * 60 / 100_000
+        if i % 1000 == 0:                              # the real AP and, from 30 s, the twin
+            feed(sim.beacon(lobby, "Shinjuku_Free_Wi-Fi", 2412, seq=i // 1000), t)
+            if t >= 30:
+                feed(sim.beacon(twin, "Shinjuku_Free_Wi-Fi", 2437, security="open",
+                                profile="hostapd", seq=i // 1000), t)
+        address = rng.randbytes(6)
+        feed(head + address + address + tail, t)
+        if i == 75_000:                               # aireplay-ng -0 1 -a lobby -c client
+            for k in range(64):
+                src, dst = (lobby, client) if k % 2 == 0 else (client, lobby)
+                feed(sim.deauth(src, dst, lobby, 2412, seq=k), t + k * 0.002)
+    share = 10_000 // (4 * len(engine.rules))
+    opened = engine.alerts_by_rule
+    assert opened.get("deauth_flood") == 1 and opened.get("beacon_flood") == 1
+    assert 30 <= opened_at[("unknown_bssid", twin)] < 31.5
+    assert 45 <= opened_at[("deauth_flood", lobby)] < 46
+    unknown_open = sum(1 for a in engine.open_alerts if a.rule == "unknown_bssid")
+    assert 7_000 < unknown_open <= 10_000 - (len(engine.rules) - 1) * share
+    assert engine.dropped_by_rule["unknown_bssid"] > 80_000
+    assert set(engine.dropped_by_rule) == {"unknown_bssid"}
+    assert engine.dropped_findings == sum(engine.dropped_by_rule.values())

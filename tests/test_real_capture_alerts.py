@@ -107,9 +107,16 @@ ATTACKS = [
     # PSK (security_mismatch). fingerprint_mismatch stays silent: the forgeries interleave
     # with the real beacons from frame 3 on (7 7 1 7 7 1 ... by DS channel), so five
     # consecutive identical beacons to learn from never occur (its documented blind spot).
+    # cloned_bssid sees the second radio: the forgeries carry a frozen timestamp (0) and
+    # sequence number 0 between the real AP's advancing TSF and counter.
     Case("marcosrubinstein__HEIGVD-SWI23-Labo1-MAC-Sec__ex_1_2.pcapng",
          expected=frozenset({("unexpected_channel", "50:6f:0c:ec:2f:b9"),
-                             ("security_mismatch", "50:6f:0c:ec:2f:b9")})),
+                             ("security_mismatch", "50:6f:0c:ec:2f:b9"),
+                             ("cloned_bssid", "50:6f:0c:ec:2f:b9"),
+                             # The forgeries are scapy-built: timestamp 0, sequence 0, no
+                             # rates, no TIM (rogue_hardware scapy-default-beacon, on exactly
+                             # those 428 frames; the real AP's 203 beacons match nothing).
+                             ("rogue_hardware", "50:6f:0c:ec:2f:b9")})),
 ]
 
 CASES = BENIGN + ATTACKS

@@ -104,6 +104,7 @@ def decode_management(data: bytes, off: int, end: int, link: tuple,
     frame.signal_dbm = link[6]
     frame.antenna = link[7]
     frame.rate_500k = link[3]
+    frame.mactime = link[1]
     (_, _, _, frame.addr1, frame.addr2, frame.addr3, seqctl) = HEADER.unpack_from(data, off)
     frame.kind = kind
     frame.seq = seqctl >> 4
@@ -156,6 +157,7 @@ def _beacon(data: bytes, off: int, end: int, link: tuple, number: int, ts_ns: in
     frame.signal_dbm = link[6]
     frame.antenna = link[7]
     frame.rate_500k = link[3]
+    frame.mactime = link[1]
     frame.capability = capability
     frame.reason = None
     frame.status = None

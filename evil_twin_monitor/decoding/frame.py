@@ -149,6 +149,7 @@ class Frame:
         "signal_dbm",   # int | None
         "antenna",      # int | None
         "rate_500k",    # int | None: legacy rate in 500 kb/s units
+        "mactime",      # int | None: the sensor radio's own clock (radiotap TSFT) when the frame arrived, µs
         # beacon / probe response fixed fields
         "tsf",          # int | None: the 64-bit timestamp field
         "beacon_interval",  # int | None: TU
@@ -176,6 +177,7 @@ class Frame:
         self.signal_dbm = None
         self.antenna = None
         self.rate_500k = None
+        self.mactime = None
         self.tsf = None
         self.beacon_interval = None
         self.capability = None

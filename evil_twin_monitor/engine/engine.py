@@ -29,24 +29,44 @@ second. Captures are not always in order: the clock never runs backwards.
 Every second of capture time the engine expires alerts (a heap ordered by
 expiry) and runs the rules' ``on_tick`` when their interval is due.
 
-Bounded: at most ``max_open_alerts`` alerts are open; findings for new keys
-beyond that are counted in ``dropped_findings`` (an operator sees the count;
-a beacon flood must not eat the memory).
+Bounded, and fair: at most ``max_open_alerts`` alerts are open; findings for
+new keys beyond that are counted in ``dropped_findings`` (an operator sees the
+count; a beacon flood must not eat the memory), and per rule in
+``dropped_by_rule``. A quarter of the slots is held back in equal shares,
+one per enabled rule: a rule may always open alerts up to its share, and
+beyond it only while the slots still free leave every other rule its unused
+share. So a flood that advertises a registered SSID from 100,000 random
+BSSIDs fills at most the other three quarters with ``unknown_bssid``
+alerts, and a cloned BSSID or a deauth flood found meanwhile still opens.
+(With fewer than four slots per rule the shares round to nothing and the
+cap is simply shared.)
+
+Within one rule, persistence wins: a flood's BSSIDs are heard once, a real
+twin keeps beaconing. A key refused for lack of room and reported again at
+least ``PERSISTENT_NS`` later takes the slot of that rule's oldest open
+alert that never repeated (which closes: sinks hear ``closed``). So the
+twin hiding in a flood of the city's SSID opens within about a second,
+while the one-frame BSSIDs keep being refused and counted, and the sinks see
+no churn. Refused keys are remembered in a capped table, most recently
+refused last.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from ..decoding.frame import Frame
 from ..registry.model import Registry
-from ..rules import ALL_RULES, Finding, Rule, RuleContext
+from ..rules import ALL_RULES, BoundedDict, Finding, Rule, RuleContext
 from .alert import Alert
 
 NS = 1_000_000_000
 TICK_NS = NS
 MEMO_CAP = 16_384
+PERSISTENT_NS = NS       # refused, then reported again this much later: a transmitter that stays
+REFUSED_CAP = 4096       # refused keys remembered (a flood churns this table, a twin stays in it)
 
 
 class Sink(Protocol):
@@ -92,6 +112,11 @@ class Engine:
         self._next_tick = 0
         self.alerts_by_rule: dict[str, int] = {}
         self.dropped_findings = 0
+        self.dropped_by_rule: dict[str, int] = {}
+        self._open_by_rule: dict[str, int] = {}
+        # per rule: keys of its open alerts that never repeated, oldest first
+        self._one_shot: dict[str, OrderedDict[tuple, None]] = {}
+        self._refused: BoundedDict[tuple, int] = BoundedDict(REFUSED_CAP)
 
     def _install_rules(self, config: Mapping[str, RuleSetting], keep: Mapping[str, Rule]) -> None:
         """Build the enabled rules (reusing the instances in ``keep``) and the dispatch tables."""
@@ -141,9 +166,14 @@ class Engine:
                 self._memo[key] = findings
             for finding in findings:
                 self._accept(finding, ts, frame.number, frame.signal_dbm)
-        if handlers:
-            for finding in self._judge(handlers, frame):
-                self._accept(finding, ts, frame.number, frame.signal_dbm)
+        for handler in handlers:             # stateful rules: called every time, no lists built
+            result = handler(frame)
+            if result is not None:
+                if isinstance(result, Finding):
+                    self._accept(result, ts, frame.number, frame.signal_dbm)
+                else:
+                    for finding in result:
+                        self._accept(finding, ts, frame.number, frame.signal_dbm)
 
     @staticmethod
     def _judge(handlers: tuple, frame: Frame) -> tuple[Finding, ...]:
@@ -198,12 +228,15 @@ class Engine:
         alert = self.open.get(key)
         if alert is not None:
             alert.repeats += 1
+            if alert.repeats == 1:
+                self._one_shot[finding.rule].pop(key, None)
             if ts > alert.last_ns:
                 alert.last_ns = ts
             alert.last_frame = number
             return
-        if len(self.open) >= self.max_open_alerts:
+        if not self._has_room(finding.rule) and not self._make_room(key, ts):
             self.dropped_findings += 1
+            self.dropped_by_rule[finding.rule] = self.dropped_by_rule.get(finding.rule, 0) + 1
             return
         evidence = dict(finding.evidence)
         if signal_dbm is not None and "signal_dbm" not in evidence:
@@ -227,14 +260,51 @@ class Engine:
             key=key,
         )
         self.open[key] = alert
+        self._open_by_rule[finding.rule] = self._open_by_rule.get(finding.rule, 0) + 1
+        self._one_shot.setdefault(finding.rule, OrderedDict())[key] = None
         self.alerts_by_rule[finding.rule] = self.alerts_by_rule.get(finding.rule, 0) + 1
         self._order += 1
         heapq.heappush(self._expiry, (ts + self.hold_down_ns, self._order, key))
         for sink in self.sinks:
             sink.opened(alert)
 
+    def _has_room(self, rule: str) -> bool:
+        """May ``rule`` open one more alert? (The fair cap: see the module notes.)"""
+        cap = self.max_open_alerts
+        total = len(self.open)
+        if total >= cap:
+            return False
+        if total + cap // 4 < cap:  # the held-back quarter is untouched: no need to look
+            return True
+        share = cap // (4 * max(1, len(self.rules)))
+        counts = self._open_by_rule
+        if counts.get(rule, 0) < share:
+            return True
+        unused = sum(max(0, share - counts.get(other.id, 0))
+                     for other in self.rules if other.id != rule)
+        return total + unused < cap
+
+    def _make_room(self, key: tuple, ts: int) -> bool:
+        """Persistence wins (module notes): close the rule's oldest never-repeated
+        alert for a key refused at least ``PERSISTENT_NS`` ago. True if done."""
+        refused = self._refused
+        first = refused.get(key)
+        if first is None:
+            refused[key] = ts
+            return False
+        refused.touch(key)
+        waiting = self._one_shot.get(key[0])
+        if ts - first < PERSISTENT_NS or not waiting:
+            return False
+        victim = next(iter(waiting))
+        del refused[key]
+        self._close(victim)
+        return True
+
     def _close(self, key: tuple) -> None:
         alert = self.open.pop(key)
+        self._open_by_rule[alert.rule] -= 1
+        self._one_shot[alert.rule].pop(key, None)
         alert.closed = True
         for sink in self.sinks:
             sink.closed(alert)

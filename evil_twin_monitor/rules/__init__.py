@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from .ap_missing import ApMissing
 from .base import BoundedDict, Finding, Rule, RuleContext
+from .beacon_flood import BeaconFlood
+from .cloned_bssid import ClonedBssid
 from .deauth_flood import DeauthFlood
 from .fingerprint_mismatch import FingerprintMismatch
+from .karma import Karma
 from .lookalike_ssid import LookalikeSsid
 from .rogue_hardware import RogueHardware
 from .security_mismatch import SecurityMismatch
@@ -19,8 +22,11 @@ ALL_RULES: tuple[type[Rule], ...] = (
     UnexpectedChannel,
     SecurityMismatch,
     FingerprintMismatch,
+    ClonedBssid,
     RogueHardware,
+    Karma,
     DeauthFlood,
+    BeaconFlood,
     ApMissing,
 )
 
