@@ -200,7 +200,7 @@ def _rule_setting_problem(rule: Any, settings: Mapping[str, Any]) -> str | None:
     from .rules import RuleContext
     try:
         rule(RuleContext(build_registry([])), settings)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ArithmeticError) as exc:
         return str(exc).removeprefix(f"rule {rule.id}: ")
     return None
 

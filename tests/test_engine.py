@@ -147,10 +147,32 @@ def test_ticks_follow_capture_time_not_the_wall_clock():
 def test_time_never_runs_backwards_for_out_of_order_frames():
     engine, rec = make_engine(hold_down_s=60)
     engine.feed(beacon(100, number=1))
-    engine.feed(beacon(50, number=2))   # older frame: a repeat, clock stays at 100
-    assert engine.now_ns == T0 + 100 * NS
+    engine.feed(beacon(98.5, number=2))   # slightly older frame: a repeat, clock stays at 100
+    assert engine.now_ns == T0 + 100 * NS and engine.clock_steps_back == 0
     engine.finish()
     assert rec.events[-1] == ("closed", b"\x02\x00\x00\x00\x00\x01", 1)
+
+
+def test_a_clock_stepped_back_moves_the_engine_with_it_and_rules_hear_a_gap():
+    """An NTP step back of 90 s: hold-downs keep running in the new time base
+    (instead of stalling for 90 s) and every rule restarts its timing."""
+    gaps = []
+
+    class GapRule(Rule):
+        id = "lookalike_ssid"
+        kinds = frozenset({BEACON})
+
+        def capture_gap(self, start_ns: int, end_ns: int) -> None:
+            gaps.append((start_ns, end_ns))
+
+    engine, rec = make_engine(hold_down_s=60)
+    engine.rules.append(GapRule(engine.ctx))
+    engine.feed(beacon(100, number=1))
+    engine.feed(beacon(10, number=2))
+    assert engine.now_ns == T0 + 10 * NS and engine.clock_steps_back == 1
+    assert gaps == [(T0 + 10 * NS, T0 + 10 * NS)]
+    engine.advance(T0 + 71 * NS)          # 61 s after the repeat, in the new time base
+    assert rec.events[-1][0] == "closed"
 
 
 def test_same_input_gives_same_alerts():

@@ -304,7 +304,7 @@ def test_unregistered_bssids_never_alert_and_references_stay_bounded():
         f.addr2 = f.addr3 = rng.randbytes(6)
         f.tsf, f.seq, f.ts_ns, f.beacon_interval = 0, 0, EPOCH_NS + 40 * 10**9 + i, 100
         rule.on_frame(f)
-    assert len(rule._references) <= 4
+    assert sum(1 for t in rule._tracks.values() if not t.registered) <= 4
     assert len(rule._candidates) <= 256
 
 
@@ -333,11 +333,83 @@ def test_capture_gap_does_not_make_the_recovered_ap_a_clone():
     assert gap_reported and not any(findings)
 
 
+def test_an_ap_registered_on_reload_is_watched_from_then_on():
+    """Heard before anyone registered it (so it served as a clock reference),
+    then registered by a reload: its clone must be caught."""
+    rng = random.Random(17)
+    newcomer = bytes.fromhex("001a2b3c4d99")
+    real = Radio(newcomer, 10**11, 4.0, seq=10, phase=20_000)
+    clone = Radio(newcomer, 3_000_000, -9.0, seq=900, phase=70_000, signal=-44)
+    frames = Sensor().frames(real.beacons(0, 60) + clone.beacons(40, 60) + neighbours(60, rng))
+    unregistered = build_registry([{"id": "city-hall", "networks": []}])
+    ctx = RuleContext(unregistered, facility="city-hall")
+    rule = ClonedBssid(ctx)
+    findings = []
+    for f in frames:
+        if not findings and f.ts_ns >= EPOCH_NS + 30 * 10**9 and ctx.registry is unregistered:
+            ctx.registry = build_registry([{
+                "id": "city-hall", "networks": [{"ssid": SSID, "security": {"wpa2-psk"},
+                "access_points": [{"bssid": newcomer, "frequencies": {2412}}]}]}])
+            rule.registry_changed()
+        result = rule.on_frame(f)
+        if result is not None:
+            findings.append(result)
+    assert findings and findings[0].bssid == newcomer
+
+
+def test_a_flood_inside_a_registered_prefix_cannot_evict_what_was_learned():
+    prefix_registry = build_registry([{
+        "id": "city-hall", "networks": [{"ssid": SSID, "security": {"wpa2-psk"},
+        "access_points": [{"bssid": CITY, "frequencies": {2412}},
+                          {"bssid": bytes.fromhex("001a2b000000"), "prefix_len": 24,
+                           "frequencies": {2412}}]}]}])
+    rule = ClonedBssid(RuleContext(prefix_registry), {"max_tracked": 8})
+    for f in ordinary_day(Sensor(), end_s=60):
+        rule.on_frame(f)
+    learned = rule._tracks[CITY].baseline
+    assert learned is not None
+    rng = random.Random(18)
+    for i in range(2000):                 # one-frame beacons from addresses in the prefix
+        f = ordinary_day(Sensor(), end_s=0.2)[0]
+        f.addr2 = f.addr3 = bytes.fromhex("001a2b") + rng.randbytes(3)
+        f.ts_ns = EPOCH_NS + 61 * 10**9 + i * 500_000
+        rule.on_frame(f)
+    assert rule._tracks[CITY].baseline == learned
+    assert sum(1 for b in rule._tracks if b != CITY) <= 8
+
+
+def test_references_that_fell_silent_make_room_for_new_ones():
+    """A short burst of 20+ beacons from 16 fake BSSIDs fills the reference
+    slots; five minutes later they leave, real neighbours take over and a
+    seamless takeover is still caught with full weight."""
+    rule = ClonedBssid(RuleContext(REGISTRY, facility="city-hall"))
+    fakes = [Radio(bytes([2, 0, 0, 0, 0, i]), 10**9, 0.0) for i in range(16)]
+    burst = Sensor().frames([b for radio in fakes for b in radio.beacons(0, 3)])
+    for f in burst:
+        rule.on_frame(f)
+    assert sum(1 for t in rule._tracks.values() if not t.registered) == 16
+    rng = random.Random(19)
+    offset = 400 * 10**9
+    real = real_ap()
+    switch = 460 * S + (real.phase - 460 * S) % BI
+    fake = Radio(CITY, tsf0=0, skew_ppm=-16.5, phase=real.phase)
+    fake.tsf0 = real.tsf(switch) - switch - round(switch * fake.skew_ppm / 1e6)
+    sensor = Sensor()
+    before = real.beacons(400, 460)
+    frames = sensor.frames(before + neighbours(580, rng))
+    fake.seq = real.seq + len(before)
+    frames = sorted(frames + sensor.frames(fake.beacons(460, 580)), key=lambda f: f.ts_ns)
+    frames = [f for f in frames if f.ts_ns >= EPOCH_NS + offset]
+    found = [r for f in frames if (r := rule.on_frame(f)) is not None]
+    assert found and found[0].evidence["clock_skew"].get("weight", 2) == 2
+
+
 # -- settings and helpers -----------------------------------------------------------
 
 @pytest.mark.parametrize("key, value", [
     ("window_s", 0.0), ("bin_s", -1.0), ("min_score", 0), ("rate_factor", 1.0),
-    ("skew_span_s", 3.0), ("max_references", 0)])
+    ("skew_span_s", 3.0), ("max_references", 0), ("bin_s", 0.0000001),
+    ("window_s", float("inf")), ("max_rx_delay_ms", float("nan"))])
 def test_bad_settings_are_rejected_naming_the_setting(key, value):
     with pytest.raises(ValueError, match=key):
         ClonedBssid(RuleContext(REGISTRY), {key: value})

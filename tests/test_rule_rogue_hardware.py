@@ -102,9 +102,9 @@ def test_pineapple_oui_on_the_transmitter():
 
 
 def test_pineapple_oui_in_frames_without_elements():
-    # A Pineapple's client radio probing, and its deauths: no SSID to show.
+    # A Pineapple's deauths as an AP, and frames sent to it: no SSID to show.
     r = rule()
-    out = r.on_frame(frame(kind=PROBE_REQ, addr2=PINEAPPLE, addr3=BROADCAST, freq=2412))
+    out = r.on_frame(frame(kind=DEAUTH, addr2=PINEAPPLE, addr3=PINEAPPLE, freq=2412))
     assert out.message == ("A device at 00:13:37:a1:b2:c3 on channel 1 identifies itself like "
                            "a WiFi Pineapple, a tool made for attacking Wi-Fi users.")
     out = r.on_frame(frame(kind=DEAUTH, addr2=CITY, addr3=PINEAPPLE, freq=None))
@@ -113,11 +113,18 @@ def test_pineapple_oui_in_frames_without_elements():
     assert "on an unknown channel" in out.message
 
 
-def test_probe_request_names_are_not_the_devices_ssid():
+def test_a_clients_own_address_is_never_matched_or_reported():
+    """Probe requests, authentication and association requests carry the
+    sender's own address: a person's device. Prefix signatures (00:00:00, an
+    operator's extra prefix) could match ordinary phones, so client-sent frames
+    are judged by their BSSID only."""
     el = elements(b"probe", ssid=b"HomeNet", ids=(0, 1))
-    out = rule().on_frame(frame(kind=PROBE_REQ, addr2=PINEAPPLE, addr3=BROADCAST, el=el))
-    assert out.ssid is None
-    assert "advertising" not in out.message
+    r = rule(extra_ouis=["02:ab:cd"])
+    phone = bytes.fromhex("02abcd000001")
+    assert r.on_frame(frame(kind=PROBE_REQ, addr2=PINEAPPLE, addr3=BROADCAST, el=el)) is None
+    assert r.on_frame(frame(kind=DEAUTH, addr2=phone, addr3=CITY)) is None
+    out = r.on_frame(frame(kind=DEAUTH, addr2=phone, addr3=PINEAPPLE))
+    assert out.bssid == PINEAPPLE and phone.hex(":") not in out.message + str(out.evidence)
 
 
 @pytest.mark.parametrize("wps, field", [
@@ -450,7 +457,8 @@ def test_disabling_a_construction_signature():
 
 def test_extra_oui_from_the_configuration():
     r = rule(extra_ouis=["02-AB-CD"])
-    out = r.on_frame(frame(kind=DEAUTH, addr2=bytes.fromhex("02abcd000001"), addr3=CITY))
+    device = bytes.fromhex("02abcd000001")
+    out = r.on_frame(frame(kind=DEAUTH, addr2=device, addr3=device))
     assert out.evidence["signature"] == "extra-oui:02:ab:cd"
     assert out.message == (
         "A device at 02:ab:cd:00:00:01 on channel 6 uses an address prefix (02:ab:cd) that this "

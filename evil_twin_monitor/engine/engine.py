@@ -64,6 +64,7 @@ from .alert import Alert
 
 NS = 1_000_000_000
 TICK_NS = NS
+STEP_BACK_NS = 3 * NS    # capture time this far behind the engine's clock: the clock was stepped
 MEMO_CAP = 16_384
 PERSISTENT_NS = NS       # refused, then reported again this much later: a transmitter that stays
 REFUSED_CAP = 4096       # refused keys remembered (a flood churns this table, a twin stays in it)
@@ -112,6 +113,7 @@ class Engine:
         self._next_tick = 0
         self.alerts_by_rule: dict[str, int] = {}
         self.dropped_findings = 0
+        self.clock_steps_back = 0
         self.dropped_by_rule: dict[str, int] = {}
         self._open_by_rule: dict[str, int] = {}
         # per rule: keys of its open alerts that never repeated, oldest first
@@ -152,6 +154,8 @@ class Engine:
         ts = frame.ts_ns
         if ts >= self._next_tick:
             self._advance(ts)
+        elif ts < self._next_tick - STEP_BACK_NS:
+            self._stepped_back(ts)
         entry = self._dispatch.get(frame.kind)
         if entry is None:
             return
@@ -207,6 +211,26 @@ class Engine:
                 entry[2] = now + interval
                 for finding in rule.on_tick(now):
                     self._accept(finding, now, 0, None)
+
+    def _stepped_back(self, ts: int) -> None:
+        """Capture time jumped back (an NTP step on a live sensor, replay files
+        out of order). The engine's clock moves back with it, open alerts and
+        due ticks by the same amount (so hold-downs do not stall until capture
+        time catches up), and rules hear a gap: what they learned about timing
+        cannot be continued across a step."""
+        delta = self.now_ns - ts
+        self.now_ns = ts
+        self._next_tick = ts - ts % TICK_NS + TICK_NS
+        for alert in self.open.values():
+            alert.last_ns -= delta
+        self._expiry = [(due - delta, order, key) for due, order, key in self._expiry]
+        heapq.heapify(self._expiry)
+        for entry in self._tick_rules:
+            if entry[2]:
+                entry[2] -= delta
+        for rule in self.rules:
+            rule.capture_gap(ts, ts)
+        self.clock_steps_back += 1
 
     def _expire(self, now: int) -> None:
         heap = self._expiry

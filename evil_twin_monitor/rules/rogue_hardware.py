@@ -23,9 +23,11 @@ and the public fact it rests on (`why`). Two families:
 
 Matchers (``field``; ``pattern`` syntax):
 
-- ``oui`` ``'aa:bb:cc'``: the first three octets of the transmitter (addr2)
-  or the BSSID (addr3), in every management frame kind (the all-zero address
-  is "no address", never matched);
+- ``oui`` ``'aa:bb:cc'``: the first three octets of the BSSID (addr3) of any
+  management frame, or of the transmitter (addr2) of frames an AP sends
+  (beacons, probe responses, frames whose transmitter is the BSSID). A
+  client's own address is never matched nor reported: it is a person's
+  device (the all-zero address is "no address", never matched);
 - ``ssid`` regular expression: the whole SSID (octets) of beacons and probe
   responses;
 - ``wps`` substring: case-insensitive, in the WPS manufacturer, model or
@@ -298,6 +300,13 @@ _WPS_FIELDS = ("manufacturer", "model_name", "model_number", "device_name")
 _FIXED_LIMITS = {"tsf": 2 ** 64, "seq": 4096, "beacon_interval": 65536}
 _EXTRA_KEYS = ("id", "field", "pattern", "why", "claim")
 _DUPLICATE_NS = 10_000_000            # same frame received twice: within 10 ms
+
+
+def _sent_by_ap(frame: Frame) -> bool:
+    """Frames an access point (or a device posing as one) sends: its address may
+    be shown. A client's own address (probe requests, association and
+    authentication requests) is personal data and is never matched or reported."""
+    return frame.kind == BEACON or frame.kind == PROBE_RESP or frame.addr2 == frame.addr3
 _MISS = object()
 
 # A hit: (priority, signature, matched field, shown value). Priority is the
@@ -639,7 +648,7 @@ class RogueHardware(Rule):
         details only for the rare frame that is not."""
         suspicious = False
         device = frame.addr2
-        if device is not None:
+        if device is not None and _sent_by_ap(frame):
             hit = self._addr_get(device, _MISS)
             if hit is _MISS:
                 hit = self._addr_hit(device)
@@ -696,7 +705,7 @@ class RogueHardware(Rule):
         """Every hit of a suspicious frame, in table order, as one finding."""
         hits: list[_Hit] = []
         device, bssid = frame.addr2, frame.addr3
-        if device is not None:
+        if device is not None and _sent_by_ap(frame):
             hit = self._addr_hit(device)
             if hit is not None:
                 hits.append((hit[0], hit[1], "transmitter_oui", hit[3]))
@@ -704,7 +713,8 @@ class RogueHardware(Rule):
             hit = self._addr_hit(bssid)
             if hit is not None:
                 hits.append((hit[0], hit[1], "bssid_oui", hit[3]))
-                device = bssid
+        if not _sent_by_ap(frame):
+            device = bssid                     # never a client's own address (privacy)
         if frame.elements is not None and (frame.kind == BEACON or frame.kind == PROBE_RESP):
             hits.extend(self._element_hits(frame, frame.kind == BEACON))
         if frame.kind == BEACON:
