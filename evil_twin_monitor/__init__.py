@@ -20,4 +20,4 @@ The package layout is the architecture (DESIGN.md):
 - ``cli``       the ``evil-twin-monitor`` command
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

@@ -18,11 +18,17 @@ from . import __version__
 from .config import ConfigError, SensorConfig, default_engine_settings, load_config, summarize_config
 from .decoding import CaptureFileError
 from .engine import Engine
+from .evidence import EvidenceError, EvidenceSink, replay_evidence_sink
 from .registry import RegistryError, load_registry, summarize_registry
+from .registry.command import add_registry_parser, registry_command
+from .privacy_command import add_purge_parser, purge_command
 from .replay import ReplayStats, replay_files
+from .report import add_report_parser, report_command
 from .sinks import JsonlSink, TextSink
+from .survey import add_survey_parser, survey_command
 from .store import (
-    AlertStore, StoreError, StoreSettings, StoreSink, add_alerts_parser, alerts_command,
+    AlertStore, CaptureSampler, StoreError, StoreSettings, StoreSink, add_alerts_parser,
+    alerts_command,
 )
 
 PROG = "evil-twin-monitor"
@@ -56,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                              "after the last frame (alerts still open) to FILE")
     replay.add_argument("--store", metavar="PATH", help="also keep the alerts in this alert store "
                         "(created if missing; read it with `alerts --store PATH`)")
+    replay.add_argument("--evidence", metavar="DIR", help="also write a pcap of the offending "
+                        "frames of each alert into DIR (created if missing; client addresses "
+                        "pseudonymised)")
 
     run = commands.add_parser(
         "run", help="the sensor daemon: monitor mode, channel plan, live capture",
@@ -74,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--registry", metavar="PATH", help="registry file or directory")
 
     add_alerts_parser(commands)
+    add_report_parser(commands)
+    add_registry_parser(commands)
+    add_survey_parser(commands)
+    add_purge_parser(commands)
     return parser
 
 
@@ -102,6 +115,9 @@ def _replay(args: argparse.Namespace) -> int:
         metrics = SensorMetrics(registry, facility, sensor,
                                 config.metrics if config else MetricsSettings())
         sinks.append(metrics)
+    evidence = _replay_evidence(args.evidence, config, registry) if args.evidence else None
+    if evidence is not None:
+        sinks.insert(0, evidence)  # first: it adds evidence_file before the others see the alert
     store = _replay_store(args.store) if args.store else None
     if store is not None:
         sinks.append(store)
@@ -127,8 +143,19 @@ def _replay(args: argparse.Namespace) -> int:
         except MetricsError as exc:  # reported after the alerts, which are still printed
             metrics_error.append(str(exc))
 
+    sampler = (CaptureSampler(store, engine, registry, facility=facility, sensor=sensor)
+               if store is not None else None)
+
+    def before_finish(stats: ReplayStats) -> None:
+        if sampler is not None:
+            sampler.finish()
+        if metrics is not None:
+            write_metrics(stats)
+
     try:
-        stats = replay_files(args.pcaps, engine, before_finish=write_metrics if metrics else None)
+        stats = replay_files(args.pcaps, engine, before_finish=before_finish,
+                             on_frame=sampler.frame if sampler is not None else None,
+                             recorder=evidence.recorder if evidence is not None else None)
     finally:
         if store is not None and not store.close(timeout=60):
             raise UsageError(f"not every alert reached the store: {store.last_error}")
@@ -137,6 +164,8 @@ def _replay(args: argparse.Namespace) -> int:
         raise UsageError(metrics_error[0])
     if not args.quiet:
         print(stats.summary(), file=sys.stderr)
+    if evidence is not None and (evidence.failed or not args.quiet):
+        print(_evidence_summary(evidence, args.evidence), file=sys.stderr)
     if args.stats_json:
         try:
             Path(args.stats_json).write_text(json.dumps(stats.to_dict(), indent=2) + "\n")
@@ -154,6 +183,26 @@ def _replay_store(path: str) -> StoreSink:
     except StoreError as exc:
         raise UsageError(str(exc)) from exc
     return StoreSink(settings, None, blocking=True)
+
+
+def _replay_evidence(directory: str, config: SensorConfig | None, registry: object) -> EvidenceSink:
+    try:
+        return replay_evidence_sink(directory, config.evidence if config else None,
+                                    registry)  # type: ignore[arg-type]
+    except EvidenceError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _evidence_summary(evidence: EvidenceSink, directory: str) -> str:
+    """One line; a warning (shown even with --quiet) when files could not be written."""
+    stats = evidence.stats()
+    skipped = ", ".join(f"{reason} {n}" for reason, n in stats["skipped"].items() if n)
+    text = f"evidence: {stats['written']} file(s) written to {directory}"
+    if skipped:
+        text += f"; alerts without a file: {skipped}"
+    if stats["failed"]:
+        return f"{PROG}: warning: {text}; last error: {stats['last_error']}"
+    return "  " + text
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -176,8 +225,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "registry":
+            return registry_command(args)
+        if args.command == "report":
+            return report_command(args)
         if args.command == "alerts":
             return alerts_command(args)
+        if args.command == "survey":
+            return survey_command(args)
+        if args.command == "purge":
+            return purge_command(args)
         return _check_config(args)
     except (RegistryError, ConfigError) as exc:
         print(str(exc), file=sys.stderr)

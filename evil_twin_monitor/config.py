@@ -41,6 +41,9 @@ store:                      # the alert history; see store/settings.py
   path: /var/lib/evil-twin-monitor/alerts.sqlite3   # relative to this file's directory
   retention_days: 90        # 0: keep forever
   max_alerts: 500000        # 0: no cap
+evidence:                   # a pcap of the offender's frames per new alert; see evidence/settings.py
+  directory: /var/lib/evil-twin-monitor/evidence   # relative to this file's directory
+  retention_days: 30        # 0: keep forever
 ```
 
 ``rules.<id>`` accepts ``enabled``, ``severity`` and exactly the keys of that
@@ -78,6 +81,7 @@ from .registry.loader import RegistryError, load_registry, summarize_registry
 from .registry.model import Registry
 from .registry.yamlsource import Located, Problem, Reader, by_line, load_yaml, plain, suggest
 from .store.settings import StoreSettings, read_store_section
+from .evidence.settings import EvidenceSettings, read_evidence_section
 
 
 class ConfigError(RegistryError):
@@ -92,7 +96,7 @@ DEFAULT_MAX_OPEN_ALERTS = 10_000
 
 TOP_KEYS = ("sensor", "registry")
 TOP_OPTIONAL = ("engine", "rules", "radio", "channels", "capture", "logging", "metrics",
-                "store")
+                "store", "evidence")
 SENSOR_KEYS = ("id", "facility")
 ENGINE_KEYS = ("hold_down_s", "max_open_alerts")
 RULE_KEYS = ("enabled", "severity")
@@ -169,6 +173,7 @@ class SensorConfig:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
 
     def channel_plan(self, supported: frozenset[int] | None = None) -> ChannelPlan:
         """The channel plan for this sensor's facility; ``supported`` is what the
@@ -412,6 +417,11 @@ class _ConfigReader(Reader):
         if settings is not None:
             self.values["store"] = settings
 
+    def _section_evidence(self, node: Located, path: str) -> None:
+        settings = read_evidence_section(self, node, path)
+        if settings is not None:
+            self.values["evidence"] = settings
+
     def _section_rules(self, node: Located, path: str) -> None:
         if not isinstance(node.value, dict):
             self.problem(node.line, path, f"expected a mapping of rule ids; got {node.kind}")
@@ -572,6 +582,7 @@ def load_config(path: str | Path, *, registry_path: str | Path | None = None) ->
         logging=values.get("logging", LoggingSettings()),
         metrics=values.get("metrics", MetricsSettings()),
         store=values.get("store", StoreSettings()),
+        evidence=values.get("evidence", EvidenceSettings()),
     )
 
 
@@ -589,6 +600,7 @@ def summarize_config(cfg: SensorConfig) -> str:
         _summarize_logging(cfg.logging),
         cfg.metrics.describe(),
         cfg.store.describe(),
+        cfg.evidence.describe(),
     ]
     try:
         rules_by_id: Mapping[str, Any] = _rule_catalogue()[0]

@@ -60,14 +60,28 @@ class ReplayStats:
         return "\n".join(lines)
 
 
+def _observed(observe: Callable[[Any], None], feed: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``feed`` that lets ``observe`` see each frame first."""
+    def both(frame: Any) -> None:
+        observe(frame)
+        feed(frame)
+    return both
+
+
 def replay_files(paths: Sequence[str], engine: Engine, decoder: Decoder | None = None, *,
-                 before_finish: Callable[[ReplayStats], None] | None = None) -> ReplayStats:
+                 before_finish: Callable[[ReplayStats], None] | None = None,
+                 on_frame: Callable[[Any], None] | None = None,
+                 recorder: Any = None) -> ReplayStats:
     """Run every file through decoder and engine, then close all alerts.
 
     Every file's header is checked before any frame is fed, so an unusable
     file fails the run before alerts are printed (CaptureFileError).
     ``before_finish`` sees the statistics after the last frame, while the
     alerts are still open (``replay --metrics-file`` writes its snapshot then).
+    ``on_frame`` sees each decoded frame just before the engine does
+    (``replay --store`` samples AP presence per minute of capture time).
+    ``recorder`` (an `evidence.FrameRecorder`) gets each decoded frame with its
+    raw bytes, also before the engine (``replay --evidence``).
     """
     decoder = decoder or Decoder()
     for path in paths:
@@ -76,7 +90,8 @@ def replay_files(paths: Sequence[str], engine: Engine, decoder: Decoder | None =
     stats = ReplayStats(files=[os.fspath(p) for p in paths])
     started = time.perf_counter()
     decode = decoder.decode
-    feed = engine.feed
+    feed = engine.feed if on_frame is None else _observed(on_frame, engine.feed)
+    record = recorder.record if recorder is not None else None
     for path in paths:
         if len(paths) > 1:
             engine.source = os.path.basename(path)
@@ -85,6 +100,8 @@ def replay_files(paths: Sequence[str], engine: Engine, decoder: Decoder | None =
             for number, ts_ns, linktype, data in reader:
                 frame = decode(data, linktype, ts_ns, number)
                 if frame is not None:
+                    if record is not None:
+                        record(frame, data, linktype)
                     feed(frame)
             stats.frames += number
             for reason, count in reader.skipped.items():

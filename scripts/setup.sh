@@ -16,6 +16,7 @@ if [ "${1:-}" = "--with-test-tools" ]; then
   command -v setpriv >/dev/null || need_apt+=(util-linux)              # dropping capabilities
   command -v promtool >/dev/null || need_apt+=(prometheus)             # rules, config, real server
   command -v amtool >/dev/null || need_apt+=(prometheus-alertmanager)  # alert routing config
+  command -v chromium >/dev/null || need_apt+=(chromium)               # renders the audit report
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -45,6 +45,7 @@ radio: {interface: mon0, driver: simulated, control_socket: radio.sock,
 channels: {home_dwell_s: 0.1, other_dwell_s: 0.05, others_per_cycle: 8}
 logging: {stats_interval_s: 1}
 store: {path: alerts.sqlite3}
+evidence: {directory: evidence, secret_file: privacy.secret}
 """
 
 

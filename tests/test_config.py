@@ -126,6 +126,9 @@ def test_summary(tmp_path, monkeypatch):
         "(from this host: http://127.0.0.1:18011/metrics)",
         "store: /var/lib/evil-twin-monitor/alerts.sqlite3 (alerts kept 90 days after they end, "
         "at most 500,000)",
+        "evidence: /var/lib/evil-twin-monitor/evidence (a pcap per new alert, kept 30 days; per "
+        "file at most 64 frames and 256 KiB, at most 60 files an hour and 500 MiB in all; "
+        "pseudonym secret /var/lib/evil-twin-monitor/privacy.secret)",
         "rules:",
         "  ap_missing: disabled",
         "  lookalike_ssid: enabled, severity high, max_distance=1",
@@ -168,7 +171,7 @@ def test_example_config_loads_and_summarizes():
     assert cfg.logging == LoggingSettings()
     assert cfg.store == StoreSettings()
     lines = summarize_config(cfg).splitlines()
-    assert lines[:15] == [
+    assert lines[:16] == [
         "sensor city-hall-01 at facility city-hall (新宿区役所 本庁舎)",
         f"registry: {EXAMPLE.parent / 'registry'}",
         "engine: hold-down 300 s, at most 10000 open alerts",
@@ -188,6 +191,9 @@ def test_example_config_loads_and_summarizes():
         "(from this host: http://127.0.0.1:18011/metrics)",
         "store: /var/lib/evil-twin-monitor/alerts.sqlite3 (alerts kept 90 days after they end, "
         "at most 500,000)",
+        "evidence: /var/lib/evil-twin-monitor/evidence (a pcap per new alert, kept 30 days; per "
+        "file at most 64 frames and 256 KiB, at most 60 files an hour and 500 MiB in all; "
+        "pseudonym secret /var/lib/evil-twin-monitor/privacy.secret)",
         "rules:",
         "  ap_missing: enabled, severity low",
         "  lookalike_ssid: enabled, severity medium, max_distance=2",
@@ -277,7 +283,8 @@ def test_typo_in_top_level_key_and_bad_sensor_id(tmp_path, monkeypatch):
         "site/sensor.yaml:2: sensor.id: 'City Hall 01' is not a valid sensor id; use lowercase "
         "letters, digits and '-' (like city-hall-01)",
         "site/sensor.yaml:5: engin: unknown key 'engin' (did you mean 'engine'?); valid keys: "
-        "sensor, registry, engine, rules, radio, channels, capture, logging, metrics, store",
+        "sensor, registry, engine, rules, radio, channels, capture, logging, metrics, store, "
+        "evidence",
     ]
 
 

@@ -362,3 +362,46 @@ def test_any_ssid_can_be_registered_in_its_printable_form(tmp_path, monkeypatch,
     quoted = "'" + printable_ssid(ssid).replace("'", "''") + "'"
     write(tmp_path, monkeypatch, {"reg.yaml": GOOD.replace("Shinjuku_Free_Wi-Fi", quoted)})
     assert load_registry("reg.yaml").facility("city-hall").networks[0].ssid == ssid
+
+
+# --- values YAML cannot build: a problem with file:line, never a traceback ----
+
+def test_impossible_date_is_a_problem_and_quoting_fixes_it(tmp_path, monkeypatch):
+    write(tmp_path, monkeypatch, {"reg.yaml": GOOD.replace('"新宿区役所 本庁舎"', "2024-13-45")})
+    assert errors("reg.yaml") == [
+        "reg.yaml:3: facilities[0].name: cannot read '2024-13-45' as the date YAML takes it for "
+        "(month must be in 1..12); put it in quotes if it is text",
+    ]
+    write(tmp_path, monkeypatch, {"reg.yaml": GOOD.replace('"新宿区役所 本庁舎"', "'2024-13-45'")})
+    assert load_registry("reg.yaml").facility("city-hall").name == "2024-13-45"
+
+
+@pytest.mark.parametrize("ssid", [r'"\ud800"', r'"Free\udfff"'])
+def test_lone_surrogate_from_a_yaml_escape_is_a_problem(tmp_path, monkeypatch, ssid):
+    write(tmp_path, monkeypatch, {"reg.yaml": GOOD.replace("Shinjuku_Free_Wi-Fi", ssid)})
+    assert errors("reg.yaml") == [
+        r"reg.yaml:5: facilities[0].networks[0].ssid: a \uD800-\uDFFF escape is half of a "
+        r"UTF-16 pair, not a character; write the character itself or its \U0001xxxx escape",
+    ]
+
+
+def test_lone_surrogate_in_a_label_or_key_is_a_problem(tmp_path, monkeypatch):
+    # A label reaches alert messages: it must be refused here, not crash the engine later.
+    text = GOOD.replace('"3F lobby"', r'"\ud83d lobby"')
+    text = text.replace("    networks:", '    "\\udc00": 1\n    networks:')
+    write(tmp_path, monkeypatch, {"reg.yaml": text})
+    assert [line.split(": ", 2)[:2] for line in errors("reg.yaml")] == [
+        ["reg.yaml:4", "facilities[0]"],
+        ["reg.yaml:11", "facilities[0].networks[0].access_points[0].label"],
+    ]
+
+
+@pytest.mark.parametrize("escape", [r"\ud800", r"\U0000dfff", r"\U00110000", r"\Uffffffff"])
+def test_printable_escape_of_no_character_is_a_problem(tmp_path, monkeypatch, escape):
+    text = GOOD.replace("Shinjuku_Free_Wi-Fi", f"'Free{escape}'")
+    write(tmp_path, monkeypatch, {"reg.yaml": text})
+    assert errors("reg.yaml") == [
+        f"reg.yaml:5: facilities[0].networks[0].ssid: 'Free{escape}' holds an escape of no "
+        r"character (\uD800-\uDFFF is half of a UTF-16 pair, \U beyond 0010ffff is not Unicode); "
+        r"write the octets as \xNN escapes instead",
+    ]

@@ -290,7 +290,8 @@ def test_retention_deletes_only_ended_alerts_older_than_the_period(tmp_path):
         wait_for(lambda: sink.purged == 2)
     assert sorted(int(a.message.split()[-1]) for a in read_all(path)) == [2, 3, 4]
     assert log.named("store_purged") == [{"path": str(path), "deleted": 2,
-                                          "older_than_days": 30, "over_cap": 0}]
+                                          "older_than_days": 30, "over_cap": 0,
+                                          "samples_deleted": 0}]
 
 
 def test_retention_zero_keeps_everything_and_the_cap_removes_the_oldest_ended(tmp_path):

@@ -46,13 +46,15 @@ from ..config import ConfigError, SensorConfig, load_config
 from ..decoding import Decoder
 from ..decoding.channels import frequency_to_channel
 from ..engine import Engine
+from ..evidence import EvidenceSink, replace_evidence_sink
+from ..evidence.metrics import EvidenceCollector
 from ..metrics import MetricsError, MetricsServer, SensorMetrics, ap_status_of, serve
 from ..radio import RadioError, RadioInfo, make_radio
 from ..radio.base import TuneFailed
 from ..registry import RegistryError
 from ..registry.yamlsource import Problem
 from ..sinks import LogSink
-from ..store import StoreSink, replace_store_sink
+from ..store import SensorSampler, StoreSink, replace_store_sink
 from .logs import configure_logging
 from .notify import Notifier
 
@@ -91,6 +93,9 @@ class Sensor:
         self._metrics_retry_at: float | None = None
         self.engine = build_engine(config, [LogSink(log), self.metrics])
         self.store: StoreSink | None = None  # started by run(); a thread of its own
+        self.evidence: EvidenceSink | None = None  # started by run(); the engine's first sink
+        self.metrics.collector_registry.register(EvidenceCollector(
+            lambda: self.evidence, lambda: (self.config.facility, self.config.sensor_id)))
         self.radio = make_radio(config.radio)  # type: ignore[arg-type]
         self.radio_info: RadioInfo | None = None
         self.capture: LiveCapture | None = None
@@ -111,6 +116,7 @@ class Sensor:
         self._fps = 0.0
         self._deaf_since_ns: int | None = None  # set while the capture is closed
         self._clock = (time.monotonic(), time.time_ns())
+        self._sampler = SensorSampler()  # health and AP presence per stats interval, for reports
 
     # -- signals ------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -157,6 +163,8 @@ class Sensor:
                       driver=radio.driver, config=str(self.config_path))
         self._set_store(replace_store_sink(None, self.config.store, self.log,
                                            sensor=self.config.sensor_id))
+        self._set_evidence(replace_evidence_sink(None, self.config.evidence, self.log,
+                                                 registry=lambda: self.engine.ctx.registry))
         status = EXIT_OK
         try:
             self._update_metrics()
@@ -215,6 +223,7 @@ class Sensor:
         """Decode and judge what is queued (at most a few batches, then look at the clock)."""
         read, decode, feed = capture.read, self.decoder.decode, self.engine.feed
         linktype, freq = capture.linktype, self.freq_mhz
+        record = self.evidence.recorder.record if self.evidence is not None else None
         number = self.frames
         try:
             for _ in range(BATCHES_PER_WAKE):
@@ -225,6 +234,8 @@ class Sensor:
                     if frame is not None:
                         if frame.freq_mhz is None:
                             frame.freq_mhz = freq
+                        if record is not None:
+                            record(frame, data, linktype)
                         feed(frame)
                 if len(batch) < BATCH:
                     break
@@ -247,6 +258,7 @@ class Sensor:
         assert self.radio_info is not None
         interface = self.radio_info.capture_interface
         self.capture = LiveCapture(interface, self.engine.kinds, self.config.capture.buffer_mb << 20)
+        self._sampler.uptime.opened(time.monotonic())
         self.log.info("capture_started", interface=interface, filter=self.capture.filter,
                       buffer_bytes=self.capture.buffer_bytes)
         self._hop(time.monotonic())
@@ -363,6 +375,7 @@ class Sensor:
         if self.capture is not None:
             self._read_kernel_stats()
             self.capture.close()
+            self._sampler.uptime.closed(time.monotonic())
             self.capture = None
             if self._deaf_since_ns is None:
                 self._deaf_since_ns = time.time_ns()
@@ -420,8 +433,20 @@ class Sensor:
             by_type=dict(self.decoder.frames), malformed=dict(self.decoder.malformed),
             alerts_open=len(self.engine.open), alerts_total=sum(self.engine.alerts_by_rule.values()),
             dropped_findings=self.engine.dropped_findings,
-            store=self.store.stats() if self.store is not None else None)
+            store=self.store.stats() if self.store is not None else None,
+            evidence=self.evidence.stats() if self.evidence is not None else None)
+        self._sample(now)
         self._period_start, self._period_frames, self._period_drops = now, 0, 0
+
+    def _sample(self, now: float) -> None:
+        """Hand the store this interval's health and registered-AP presence (reports)."""
+        rows = self._sampler.sample(
+            now=now, time_ns=time.time_ns(), interval_s=now - self._period_start,
+            frames=self._period_frames, kernel_drops=self._period_drops,
+            status=ap_status_of(self.engine), registry=self.config.registry,
+            facility=self.config.facility, sensor=self.config.sensor_id)
+        if self.store is not None:
+            self.store.sample(*rows)
 
     def _status_line(self) -> str:
         channel = (f"channel {frequency_to_channel(self.freq_mhz)} ({self.freq_mhz} MHz)"
@@ -527,6 +552,8 @@ class Sensor:
         self.engine.set_registry(config.registry)
         self._set_store(replace_store_sink(self.store, config.store, self.log,
                                            sensor=config.sensor_id))
+        self._set_evidence(replace_evidence_sink(self.evidence, config.evidence, self.log,
+                                                 registry=lambda: self.engine.ctx.registry))
         return self.engine.reconfigure(
             facility=config.facility, sensor=config.sensor_id, rules=config.rules,
             hold_down_s=config.hold_down_s, max_open_alerts=config.max_open_alerts)
@@ -540,6 +567,16 @@ class Sensor:
         if store is not None:
             self.engine.sinks.append(store)
         self.store = store
+
+    def _set_evidence(self, evidence: EvidenceSink | None) -> None:
+        """Make ``evidence`` the engine's first sink (None: no evidence captures)."""
+        if evidence is self.evidence:
+            return
+        if self.evidence is not None:
+            self.engine.sinks.remove(self.evidence)
+        if evidence is not None:
+            self.engine.sinks.insert(0, evidence)  # it adds evidence_file for the others
+        self.evidence = evidence
 
     def _reopen(self, new_radio: bool) -> None:
         """Open the capture again (new filter or buffer), and the radio too if it changed."""
@@ -561,8 +598,11 @@ class Sensor:
         self._stop_metrics()
         self._close_capture()
         self._close_radio()
+        if self.evidence is not None:  # before finish(): closing alerts learn of failed writes
+            self.evidence.close(STORE_CLOSE_TIMEOUT_S)
         self.engine.finish()
         if self.store is not None:  # after finish(): the closing snapshots go in too
+            self._sample(time.monotonic())  # the last, partial interval
             self.store.close(STORE_CLOSE_TIMEOUT_S)
         self.log.info("sensor_stopped", frames=self.frames, kernel_drops=self.kernel_drops,
                       alerts=sum(self.engine.alerts_by_rule.values()),

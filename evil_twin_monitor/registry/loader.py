@@ -221,7 +221,16 @@ class _FileReader(Reader):
         text = self.string(node, path)
         if text is None:
             return None
-        ssid = ssid_from_printable(text)
+        try:
+            ssid = ssid_from_printable(text)
+        except (ValueError, OverflowError):
+            # '\ud800' (half of a UTF-16 pair: UnicodeEncodeError) or
+            # '\U00110000', '\Uffffffff' (beyond Unicode): escapes of no character.
+            self.problem(node.line, path, f"'{text}' holds an escape of no character (\\uD800-"
+                                          "\\uDFFF is half of a UTF-16 pair, \\U beyond "
+                                          "0010ffff is not Unicode); write the octets as \\xNN "
+                                          "escapes instead")
+            return None
         if len(ssid) > 32:
             self.problem(node.line, path, f"'{text}' is {len(ssid)} octets in UTF-8; "
                                           "an SSID holds at most 32")

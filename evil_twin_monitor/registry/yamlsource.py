@@ -71,13 +71,16 @@ class Located:
     ``value`` is a plain scalar (str, int, float, bool, None, date...), a
     ``list[Located]`` or a ``dict[str, Located]``. ``text`` is the source text
     of a scalar (None for collections); ``key_lines`` maps each key of a
-    mapping to the line it is written on.
+    mapping to the line it is written on. ``unreadable``: YAML could not
+    build the value and a problem already says so (the accessors of `Reader`
+    then return None without a second, confusing complaint).
     """
 
     value: Any
     line: int
     text: str | None = None
     key_lines: dict[str, int] = field(default_factory=dict)
+    unreadable: bool = False
 
     @property
     def kind(self) -> str:
@@ -197,12 +200,24 @@ class _Converter:
 
     def _scalar(self, node: ScalarNode, path: str) -> Located:
         line = node.start_mark.line + 1
+        if _has_surrogate(node.value):
+            self.problems.append(Problem(self.file, line, path, _SURROGATE_MESSAGE))
+            return Located(None, line, unreadable=True)
         try:
             value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             self.problems.append(Problem(self.file, line, path,
                                          f"cannot read this value: {getattr(exc, 'problem', exc)}"))
-            value = None
+            return Located(None, line, text=node.value, unreadable=True)
+        except (ValueError, OverflowError) as exc:
+            # A plain scalar that YAML 1.1 resolves to a date, time or number
+            # the constructor then refuses (2024-13-45): datetime raises
+            # ValueError, not a YAMLError.
+            self.problems.append(Problem(
+                self.file, line, path,
+                f"cannot read '{node.value}' as the {_kind_of_tag(node.tag)} YAML takes it for "
+                f"({exc}); put it in quotes if it is text"))
+            return Located(None, line, text=node.value, unreadable=True)
         return Located(value, line, text=node.value)
 
     def _mapping(self, node: MappingNode, path: str) -> Located:
@@ -221,6 +236,9 @@ class _Converter:
                                              "a key must be a plain word, not a list or mapping"))
                 continue
             key = key_node.value
+            if _has_surrogate(key):
+                self.problems.append(Problem(self.file, key_line, path, _SURROGATE_MESSAGE))
+                continue
             child = _join(path, key)
             if key in values:
                 self.problems.append(Problem(
@@ -253,6 +271,22 @@ class _Converter:
                     lines[key] = located.key_lines.get(key, located.line)
 
 
+_SURROGATE_MESSAGE = ("a \\uD800-\\uDFFF escape is half of a UTF-16 pair, not a character; "
+                      "write the character itself or its \\U0001xxxx escape")
+
+
+def _has_surrogate(text: str) -> bool:
+    """A double-quoted ``"\\ud800"`` gives a lone surrogate, which no file,
+    log line or terminal can carry (encoding it to UTF-8 raises)."""
+    return not text.isascii() and any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _kind_of_tag(tag: str) -> str:
+    """``tag:yaml.org,2002:timestamp`` -> ``date``, for messages."""
+    name = tag.rsplit(":", 1)[-1]
+    return {"timestamp": "date", "int": "number", "float": "decimal number"}.get(name, name)
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -279,6 +313,8 @@ class Reader:
 
         Only known keys are returned; missing required keys are simply absent.
         """
+        if node.unreadable:
+            return None
         if not isinstance(node.value, dict):
             self.problem(node.line, path, f"expected a mapping of {', '.join(required + optional)}; "
                                           f"got {node.kind}")
@@ -299,6 +335,8 @@ class Reader:
     def string(self, node: Located, path: str, *, allow_empty: bool = False) -> str | None:
         """Text as typed: a plain scalar that YAML read as a number or boolean
         (``no``, ``0123``) is taken as the text written."""
+        if node.unreadable:
+            return None
         if isinstance(node.value, (dict, list)):
             self.problem(node.line, path, f"expected text; got {node.kind}")
             return None
@@ -314,6 +352,8 @@ class Reader:
         return text
 
     def integer(self, node: Located, path: str, low: int, high: int | None = None) -> int | None:
+        if node.unreadable:
+            return None
         value = node.value
         if isinstance(value, bool) or not isinstance(value, int):
             self.problem(node.line, path, f"expected a whole number; got {_shown(node)}")
@@ -325,6 +365,8 @@ class Reader:
         return value
 
     def number(self, node: Located, path: str, low: float | None = None) -> float | None:
+        if node.unreadable:
+            return None
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem(node.line, path, f"expected a number; got {_shown(node)}")
@@ -335,6 +377,8 @@ class Reader:
         return float(value)
 
     def boolean(self, node: Located, path: str) -> bool | None:
+        if node.unreadable:
+            return None
         if not isinstance(node.value, bool):
             self.problem(node.line, path, f"expected true or false; got {_shown(node)}")
             return None
@@ -342,6 +386,8 @@ class Reader:
 
     def sequence(self, node: Located, path: str, example: str) -> list[Located] | None:
         """A list; ``example`` shows the expected shape, e.g. ``[1, 6, 11]``."""
+        if node.unreadable:
+            return None
         if not isinstance(node.value, list):
             self.problem(node.line, path, f"expected a list like {example}; got {_shown(node)}")
             return None

@@ -25,6 +25,16 @@ incremental auto-vacuum so a purge gives the space back to a small disk. The
 writer creates the file with mode 0600 before SQLite opens it (SQLite gives
 its -wal and -shm files the same mode and owner). Readers open it with
 ``mode=ro``, so a listing can neither change nor lock the daemon's file.
+
+Since schema 2 the file also keeps what a periodic report needs besides the
+alerts, as small samples written once per statistics interval: ``health``
+(one row per sensor and interval: how long the capture was open, frames,
+kernel drops) and ``ap_presence`` (one row per interval and registry entry
+heard, with its frame count). Rows are bounded by construction (intervals
+times registered entries; BSSIDs inside a prefix entry share its row) and
+go with the alerts' retention. A sample is keyed by sensor and time, so
+writing it twice (a retried batch, a capture replayed again) keeps one row.
+A reader of a schema-1 file (read-only, it cannot migrate) sees no samples.
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ from ..timestamps import rfc3339
 if TYPE_CHECKING:  # the engine (and the rules) only for type checkers
     from ..engine.alert import Alert
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x45544D31  # "ETM1"
 STATES = ("open", "closed", "interrupted")
 
@@ -78,8 +88,40 @@ CREATE INDEX alerts_rule_time ON alerts (rule, time_ns);
 CREATE INDEX alerts_state_last_seen ON alerts (state, last_seen_ns);
 """
 
+# Schema 2: samples for reports. ``sensor``/``facility`` are '' when unnamed
+# (they are key columns). One B-tree each (WITHOUT ROWID, the key first by
+# what reports select on), because these are the file's most numerous rows.
+_SAMPLES = """
+CREATE TABLE health (
+    time_ns       INTEGER NOT NULL,         -- end of the interval
+    sensor        TEXT    NOT NULL,
+    facility      TEXT    NOT NULL,
+    interval_s    REAL    NOT NULL,         -- its length
+    up_s          REAL    NOT NULL,         -- seconds of it with the capture open
+    frames        INTEGER NOT NULL,         -- frames received in it
+    kernel_drops  INTEGER NOT NULL,         -- frames the kernel dropped in it
+    presence      INTEGER NOT NULL,         -- 1: ap_presence rows were recorded for it
+    PRIMARY KEY (time_ns, sensor)
+) WITHOUT ROWID;
+CREATE TABLE ap_presence (
+    facility      TEXT    NOT NULL,         -- the registry entry's facility
+    time_ns       INTEGER NOT NULL,         -- = the health row's
+    sensor        TEXT    NOT NULL,
+    bssid         TEXT    NOT NULL,         -- the registry entry (a prefix as aa:bb:cc:dd:ee:00/44)
+    interval_s    REAL    NOT NULL,
+    frames        INTEGER NOT NULL,         -- beacons and probe responses heard from it
+    PRIMARY KEY (facility, time_ns, sensor, bssid)
+) WITHOUT ROWID;
+"""
+_SCHEMA += _SAMPLES
+
+
+def _statements(script: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in script.split(";") if s.strip())
+
+
 # Schema version -> statements that bring a file of that version to the next.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _statements(_SAMPLES)}
 
 COLUMNS = ("uid", "time", "time_ns", "rule", "severity", "facility", "sensor", "ssid", "ssid_hex",
            "bssid", "channel", "frequency_mhz", "message", "evidence", "first_frame", "last_seen",
@@ -93,6 +135,7 @@ _UPSERT = (
     "WHERE excluded.state != 'open' OR alerts.state = 'open'"
 )
 _ENDED = "state IN ('closed', 'interrupted')"
+_SAMPLE_TABLES = ("health", "ap_presence")
 
 
 class StoreError(Exception):
@@ -154,6 +197,36 @@ def alert_row(alert: Alert) -> AlertRow:
         d["frequency_mhz"], _text(d["message"]) or "", evidence, alert.first_frame,
         rfc3339(last_ns), last_ns, alert.last_frame, alert.repeats,
         "closed" if alert.closed else "open")
+
+
+class HealthRow(NamedTuple):
+    """One interval of one sensor: is it listening, and keeping up?"""
+
+    sensor: str
+    facility: str
+    time_ns: int
+    interval_s: float
+    up_s: float
+    frames: int
+    kernel_drops: int
+    presence: int
+
+
+class PresenceRow(NamedTuple):
+    """Frames heard from one registry entry in one interval (only entries heard)."""
+
+    facility: str
+    sensor: str
+    bssid: str
+    time_ns: int
+    interval_s: float
+    frames: int
+
+
+_HEALTH_INSERT = f"INSERT OR REPLACE INTO health ({', '.join(HealthRow._fields)}) " \
+                 f"VALUES ({', '.join('?' * len(HealthRow._fields))})"
+_PRESENCE_INSERT = f"INSERT OR REPLACE INTO ap_presence ({', '.join(PresenceRow._fields)}) " \
+                   f"VALUES ({', '.join('?' * len(PresenceRow._fields))})"
 
 
 @dataclass(frozen=True)
@@ -235,6 +308,7 @@ class AlertStore:
         self.readonly = readonly
         conn.row_factory = sqlite3.Row
         self._identity = _identity(path)
+        self.samples_purged = 0  # by the last `purge`
 
     # -- opening -------------------------------------------------------------
     @classmethod
@@ -302,6 +376,7 @@ class AlertStore:
                 conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only before the first table
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA secure_delete = ON")   # purged rows are overwritten, not left
             if version < SCHEMA_VERSION:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -342,15 +417,28 @@ class AlertStore:
                 (sensor,)).rowcount
         return self._transaction(run)
 
+    def add_samples(self, health: Sequence[HealthRow], presence: Sequence[PresenceRow]) -> None:
+        """Write samples in one transaction (all or none). Raises sqlite3.Error."""
+        def run() -> None:
+            self.conn.executemany(_HEALTH_INSERT, health)
+            self.conn.executemany(_PRESENCE_INSERT, presence)
+        self._transaction(run)
+
     def purge(self, ended_before_ns: int | None, max_alerts: int = 0) -> tuple[int, int]:
         """Delete ended alerts whose last evidence is older than ``ended_before_ns``
         and, beyond ``max_alerts`` rows, the ended alerts that ended first.
-        Open alerts are never deleted. Returns (aged out, capped out)."""
+        Open alerts are never deleted. Samples older than ``ended_before_ns``
+        go too (counted in `samples_purged`). Returns (aged out, capped out)."""
+        self.samples_purged = 0
+
         def run() -> tuple[int, int]:
             aged = capped = 0
             if ended_before_ns is not None:
                 aged = self.conn.execute(f"DELETE FROM alerts WHERE {_ENDED} AND last_seen_ns < ?",
                                          (ended_before_ns,)).rowcount
+                for table in _SAMPLE_TABLES:
+                    self.samples_purged += self.conn.execute(
+                        f"DELETE FROM {table} WHERE time_ns < ?", (ended_before_ns,)).rowcount
             if max_alerts:
                 excess = self.count() - max_alerts
                 if excess > 0:
@@ -359,7 +447,7 @@ class AlertStore:
                         "ORDER BY last_seen_ns, id LIMIT ?)", (excess,)).rowcount
             return aged, capped
         result = self._transaction(run)
-        if any(result):
+        if any(result) or self.samples_purged:
             self.conn.execute("PRAGMA incremental_vacuum")
         return result
 
@@ -402,6 +490,44 @@ class AlertStore:
             sql += " LIMIT ?"
             params.append(limit)
         return [StoredAlert.from_row(r) for r in self.conn.execute(sql, params)]
+
+    def has_samples(self) -> bool:
+        """False for a schema-1 file opened read-only (no sample tables yet)."""
+        return self.conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'health'"
+        ).fetchone()[0] > 0
+
+    def health(self, facility: str | None, since_ns: int, until_ns: int) -> list[HealthRow]:
+        """Health samples whose interval overlaps [since, until), oldest first."""
+        return [HealthRow(*r) for r in self._samples("health", HealthRow._fields, facility,
+                                                     since_ns, until_ns)]
+
+    def presence(self, facility: str | None, since_ns: int, until_ns: int) -> list[PresenceRow]:
+        """Presence samples whose interval overlaps [since, until), oldest first."""
+        return [PresenceRow(*r) for r in self._samples("ap_presence", PresenceRow._fields,
+                                                       facility, since_ns, until_ns)]
+
+    def _samples(self, table: str, fields: tuple[str, ...], facility: str | None,
+                 since_ns: int, until_ns: int) -> list[tuple[Any, ...]]:
+        if not self.has_samples():
+            return []
+        sql = (f"SELECT {', '.join(fields)} FROM {table} WHERE time_ns > ? "
+               "AND time_ns - CAST(interval_s * 1e9 AS INTEGER) < ?")
+        params: list[Any] = [since_ns, until_ns]
+        if facility is not None:
+            sql += " AND facility = ?"
+            params.append(facility)
+        sql += " ORDER BY time_ns, sensor"
+        return [tuple(r) for r in self.conn.execute(sql, params)]
+
+    def facilities(self) -> list[str]:
+        """Facilities with alerts or samples in the file."""
+        sql = "SELECT facility FROM alerts WHERE facility IS NOT NULL"
+        if self.has_samples():
+            sql += (" UNION SELECT facility FROM health WHERE facility != ''"
+                    " UNION SELECT facility FROM ap_presence")
+        sql = f"SELECT DISTINCT facility FROM ({sql}) ORDER BY 1"
+        return [r[0] for r in self.conn.execute(sql)]
 
     def distinct(self, column: str) -> list[str]:
         """Values of ``facility`` or ``rule`` present in the store (for error hints)."""

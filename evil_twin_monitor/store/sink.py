@@ -32,6 +32,10 @@ connection and does everything else:
 - **Start.** When it first opens the file the writer marks the alerts this
   sensor left open in an earlier run as ``interrupted``: that run ended
   without closing them, so nobody else will.
+- **Samples.** ``sample`` hands over one interval's health and AP-presence
+  rows (for reports) the same way; they wait in a list of at most
+  `MAX_PENDING_SAMPLES` intervals, are written before the alerts of the same
+  write and are retried with them (``samples_dropped`` beyond the bound).
 
 ``flush`` and ``close`` put a marker on the queue and wait for the writer to
 reach it; ``close`` gives up after its timeout (the writer is a daemon thread,
@@ -47,9 +51,11 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
-from .db import AlertRow, AlertStore, StoreError, alert_row, describe_error
+from .db import (
+    AlertRow, AlertStore, HealthRow, PresenceRow, StoreError, alert_row, describe_error,
+)
 from .settings import StoreSettings
 
 if TYPE_CHECKING:
@@ -57,6 +63,7 @@ if TYPE_CHECKING:
 
 QUEUE_SIZE = 10_000
 MAX_PENDING = 10_000
+MAX_PENDING_SAMPLES = 1440  # intervals: a day of one-minute samples while the store fails
 BUSY_TIMEOUT_S = 1.0
 PURGE_INTERVAL_S = 3600.0
 PURGE_EVERY_WRITES = 10_000
@@ -77,6 +84,13 @@ class _Quiet:
 
     def __getattr__(self, _level: str) -> Callable[..., None]:
         return lambda *args, **kwargs: None
+
+
+class _Samples(NamedTuple):
+    """One interval of one sensor (`StoreSink.sample`)."""
+
+    health: HealthRow
+    presence: list[PresenceRow]
 
 
 @dataclass
@@ -112,11 +126,12 @@ class StoreSink:
         self.retry_max_s = retry_max_s
         self.purge_interval_s = purge_interval_s
         self.clock = clock
-        self._queue: queue.Queue[AlertRow | _Marker] = queue.Queue(queue_size)
+        self._queue: queue.Queue[AlertRow | _Samples | _Marker] = queue.Queue(queue_size)
         self._closing = False
         # writer-thread state
         self._store: AlertStore | None = None
         self._pending: dict[str, AlertRow] = {}
+        self._samples: list[_Samples] = []
         self._retry_at = 0.0
         self._delay = retry_initial_s
         self._purge_at = 0.0
@@ -135,6 +150,8 @@ class StoreSink:
         self.pending_dropped = 0
         self.rejected = 0
         self.purged = 0
+        self.samples_written = 0
+        self.samples_dropped = 0
         self.last_error: str | None = None
         self._thread = threading.Thread(target=self._run, name="alert-store", daemon=True)
         self._thread.start()
@@ -164,6 +181,19 @@ class StoreSink:
         except queue.Full:
             self.queue_dropped += 1
 
+    def sample(self, health: HealthRow, presence: Sequence[PresenceRow]) -> None:
+        """Hand over one interval's samples (never blocks unless ``blocking``)."""
+        if self._closing:
+            self.samples_dropped += 1
+            return
+        try:
+            if self.blocking:
+                self._queue.put(_Samples(health, list(presence)))
+            else:
+                self._queue.put_nowait(_Samples(health, list(presence)))
+        except queue.Full:
+            self.samples_dropped += 1
+
     def update(self, settings: StoreSettings) -> bool:
         """Take new retention settings (SIGHUP). False if the path or ``enabled``
         changed: that needs a new sink (see `replace_store_sink`)."""
@@ -187,6 +217,8 @@ class StoreSink:
             "pending_dropped": self.pending_dropped,
             "rejected": self.rejected,
             "purged": self.purged,
+            "samples_written": self.samples_written,
+            "samples_dropped": self.samples_dropped,
             "last_error": self.last_error,
         }
 
@@ -194,7 +226,7 @@ class StoreSink:
         """Wait until everything handed over so far is in the file (True), or
         until ``timeout`` (False: it stays pending and is retried)."""
         if self._closing or not self._thread.is_alive():
-            return not self._pending and self._queue.empty()
+            return not self._pending and not self._samples and self._queue.empty()
         return self._wait(_Marker(False, time.monotonic() + timeout))
 
     def close(self, timeout: float = 5.0) -> bool:
@@ -202,7 +234,7 @@ class StoreSink:
         True if nothing was lost. Alerts handed over afterwards are dropped."""
         if self._closing:
             self._thread.join(timeout)
-            return not self._pending and not self._thread.is_alive()
+            return not self._pending and not self._samples and not self._thread.is_alive()
         self._closing = True
         marker = _Marker(True, time.monotonic() + timeout)
         ok = self._wait(marker)
@@ -245,7 +277,7 @@ class StoreSink:
         markers: list[_Marker] = []
         stop: _Marker | None = None
         try:
-            item: AlertRow | _Marker | None = self._queue.get(timeout=self._wait_s())
+            item: AlertRow | _Samples | _Marker | None = self._queue.get(timeout=self._wait_s())
         except queue.Empty:
             item = None
         while item is not None:
@@ -254,6 +286,11 @@ class StoreSink:
                     stop = item
                     break
                 markers.append(item)
+            elif isinstance(item, _Samples):
+                if len(self._samples) < MAX_PENDING_SAMPLES:
+                    self._samples.append(item)
+                else:
+                    self.samples_dropped += 1
             else:
                 self._take(item)
             try:
@@ -262,21 +299,22 @@ class StoreSink:
                 item = None
         now = time.monotonic()
         if stop is None:
-            if (self._pending or self._store is None) and (markers or now >= self._retry_at):
+            if (self._pending or self._samples or self._store is None) and (
+                    markers or now >= self._retry_at):
                 self._write()
             if self._store is not None and (now >= self._purge_at or (
                     self.settings.max_alerts and self._writes_since_purge >= PURGE_EVERY_WRITES)):
                 self._purge()
         self._report_drops(now)
         for marker in markers:
-            marker.ok = not self._pending
+            marker.ok = not self._pending and not self._samples
             marker.done.set()
         return stop
 
     def _wait_s(self) -> float:
         now = time.monotonic()
         due = [self._purge_at if self._store is not None else self._retry_at]
-        if self._pending:
+        if self._pending or self._samples:
             due.append(self._retry_at)
         if self.queue_dropped > self._reported["queue_dropped"] or \
                 self.pending_dropped > self._reported["pending_dropped"]:
@@ -320,6 +358,8 @@ class StoreSink:
             self._drop_store()
         if self._store is None and not self._connect():
             return
+        if self._samples and not self._write_samples():
+            return
         if not self._pending:
             self._succeeded(0)
             return
@@ -337,6 +377,26 @@ class StoreSink:
             return
         self._pending.clear()
         self._succeeded(len(rows))
+
+    def _write_samples(self) -> bool:
+        """Write the pending samples; False after a failure (they stay pending)."""
+        assert self._store is not None
+        batches = self._samples
+        try:
+            self._store.add_samples([b.health for b in batches],
+                                    [row for b in batches for row in b.presence])
+        except _ROW_ERRORS as exc:  # not expected: our own numbers and names
+            self.rejected += len(batches)
+            self.log.error("store_row_rejected", path=str(self.settings.path),
+                           error=describe_error(exc), rule=None, bssid=None)
+        except _TRANSIENT as exc:
+            self._failed(exc, "write")
+            self._after_failure(exc)
+            return False
+        else:
+            self.samples_written += len(batches)
+        self._samples = []
+        return True
 
     def _write_one_by_one(self, store: AlertStore, rows: list[AlertRow]) -> None:
         """A batch SQLite refused as such: find the bad rows, keep the others."""
@@ -421,10 +481,12 @@ class StoreSink:
             self._failed(exc, "purge")
             self._after_failure(exc)
             return
-        if aged or capped:
+        samples = self._store.samples_purged
+        if aged or capped or samples:
             self.purged += aged + capped
             self.log.info("store_purged", path=str(settings.path), deleted=aged + capped,
-                          older_than_days=settings.retention_days or None, over_cap=capped)
+                          older_than_days=settings.retention_days or None, over_cap=capped,
+                          samples_deleted=samples)
 
     def _report_drops(self, now: float) -> None:
         """One log line per kind of drop and minute at most, with the counts."""
@@ -449,9 +511,9 @@ class StoreSink:
         deadline = marker.deadline if marker is not None else time.monotonic()
         try:
             while True:
-                if self._pending:
+                if self._pending or self._samples:
                     self._write()
-                if not self._pending or time.monotonic() >= deadline:
+                if not (self._pending or self._samples) or time.monotonic() >= deadline:
                     break
                 time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
             self._report_drops(float("inf"))
@@ -463,7 +525,7 @@ class StoreSink:
         finally:
             self._drop_store()
             if marker is not None:
-                marker.ok = not self._pending
+                marker.ok = not self._pending and not self._samples
                 marker.done.set()
 
 
