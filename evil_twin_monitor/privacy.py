@@ -3,24 +3,35 @@
 Theory of operation
 -------------------
 A phone's MAC address is personal data: it follows its owner from place to
-place. The sensor needs client addresses only to *count* clients (how many
-devices a deauth flood targeted, how many phones a KARMA responder answered)
-and, in evidence captures, to show that frames went to *some* client. Both
-work with a pseudonym: a keyed hash (HMAC-SHA-256) with a secret that is
-generated once per installation and never leaves the box. Without the secret
-nobody can map a pseudonym back to an address, not even by hashing every
-possible MAC address (2^46 of them would be easy to try against an unkeyed
-hash), and two installations give the same phone different pseudonyms, so
-their files cannot be joined.
+place. Evidence captures need client addresses only to show that frames went
+to *some* client, and that the same one was hit again. A pseudonym does
+that: a keyed hash (HMAC-SHA-256) with a secret that is generated once per
+installation and never leaves the box. Without the secret nobody can map a
+pseudonym back to an address, not even by hashing every possible MAC
+address (2^46 of them would be easy to try against an unkeyed hash), and two
+installations give the same phone different pseudonyms, so their files
+cannot be joined. `Pseudonymizer.address` is a locally administered unicast
+MAC address (first octet 0x02 set, 0x01 clear) for rewriting captured
+frames, so evidence pcaps stay valid 802.11 that tshark and Wireshark open
+as usual.
 
-`Pseudonymizer.token` is a short text pseudonym for counting or showing;
-`Pseudonymizer.address` a locally administered unicast MAC address (first
-octet 0x02 set, 0x01 clear) for rewriting captured frames, so evidence pcaps
-stay valid 802.11 that tshark and Wireshark open as usual.
+The rules that *count* clients (KARMA, deauthentication flood) do not use
+this: they count Python's ``hash()`` of the address in memory. That hash is
+SipHash keyed with a random value chosen at every start, so the counts are
+unlinkable even across restarts, which is stronger than a per-installation
+secret; the secret is only for pseudonyms that leave the process.
 
-The secret lives in a file readable by the service user only (0600, created
-atomically); `load_secret` creates it on first use. Deleting it makes every
-earlier pseudonym unlinkable to later ones (a clean cut, e.g. after a purge).
+The secret lives in a file readable by the service user only (0600).
+`load_secret` creates it on first use without ever showing a short one:
+the bytes go to a temporary file in the same directory, are synced, and
+the file is hard-linked into place, which fails if another process got
+there first (then its secret is the one used). A crash leaves no secret
+or a whole one, never an empty file that would stop the service; the
+temporary files a crash leaves are deleted when the next secret is made.
+A file
+that already exists is used as it is (its mode is not changed). Deleting
+it makes every earlier pseudonym unlinkable to later ones (a clean cut,
+e.g. after a purge).
 """
 
 from __future__ import annotations
@@ -29,9 +40,12 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
+import time
 from pathlib import Path
 
 SECRET_BYTES = 32
+LEFTOVER_AGE_S = 60.0   # a temporary secret file older than this was abandoned
 
 
 class PrivacyError(Exception):
@@ -56,17 +70,65 @@ def load_secret(path: str | Path, create: bool = True) -> bytes:
 
 
 def _create_secret(path: Path) -> bytes:
+    """Write a new secret so that ``path`` never names a partial one (module notes)."""
     secret = secrets.token_bytes(SECRET_BYTES)
+    directory = path.parent
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load_secret(path, create=False)   # another process made it meanwhile
+        directory.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(path)
+        # mkstemp: a fresh name, O_EXCL, mode 0600.
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise PrivacyError(f"{path}: cannot create the privacy secret: {exc.strerror}") from exc
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret)
+    try:
+        try:
+            view = memoryview(secret)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, path)   # never replaces: the first secret in place wins
+        except FileExistsError:
+            return load_secret(path, create=False)   # another process made it meanwhile
+        _sync_directory(directory)
+    except OSError as exc:
+        raise PrivacyError(f"{path}: cannot create the privacy secret: {exc.strerror}") from exc
+    finally:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
     return secret
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Temporary files of a creation that crashed: one may be a second name of
+    an old secret (a crash between link and unlink), which must not survive
+    its deletion. Only old ones: a fresh one may be another process's."""
+    prefix = f".{path.name}."
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+            continue
+        try:
+            if time.time() - entry.stat(follow_symlinks=False).st_mtime > LEFTOVER_AGE_S:
+                os.unlink(entry.path)
+        except OSError:
+            continue
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the new name survive a power cut (the file's bytes are synced already)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Pseudonymizer:
@@ -81,10 +143,6 @@ class Pseudonymizer:
 
     def _digest(self, addr: bytes) -> bytes:
         return hmac.new(self._key, addr, hashlib.sha256).digest()
-
-    def token(self, addr: bytes) -> str:
-        """``'c-3f9a51d2e07b'``: 48 bits, plenty to count the clients one sensor hears."""
-        return "c-" + self._digest(addr)[:6].hex()
 
     def address(self, addr: bytes) -> bytes:
         """A locally administered unicast address standing for ``addr``."""

@@ -15,7 +15,9 @@ the day after a report was handed in. It deletes
   before the date (`AlertStore.purge` does both in one transaction);
 - **evidence pcaps** of alerts raised before the date
   (`evidence.delete_evidence_before`: the alert time in the file name, so a
-  file's age is its data's age; other files in the directory are left alone).
+  file's age is its data's age; other files in the directory are left alone),
+  except the files that the alerts it keeps name in ``evidence_file``: an
+  attack that began before the date and goes on keeps its proof.
 
 and prints one line per kind with the count. ``--dry-run`` opens the store
 read-only and only counts.
@@ -23,7 +25,15 @@ read-only and only counts.
 Deleted means gone from the disk, not only from queries: the purge runs with
 ``PRAGMA secure_delete`` (freed pages are overwritten with zeros) and ends
 with a truncating WAL checkpoint (the write-ahead log still holds the old
-page images until then); the store's incremental vacuum returns the space.
+page images until then, and the store file itself until the checkpoint
+copies the zeroed pages into it); the store's incremental vacuum returns the
+space. The checkpoint cannot finish while another connection is inside a
+read (``alerts`` or ``report`` running: safe, but their snapshot pins the
+log). Its result row (busy, log frames, checkpointed frames) is read, and it
+is tried `CHECKPOINT_TRIES` times, waiting up to `CHECKPOINT_WAIT_S` for
+readers each time; if the log is still not empty, purge says so on stderr
+and exits with `STATUS_NOT_EMPTIED` (3) after the rest of its work. The rows
+are gone from every query then, but not yet from the disk: run it again.
 
 Safe while the daemon runs: the store is SQLite in WAL mode, the purge is one
 short ``BEGIN IMMEDIATE`` transaction that waits up to `BUSY_TIMEOUT_S` for
@@ -39,7 +49,7 @@ a date (midnight UTC) or an age before now (``90d``).
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import sqlite3
 import sys
 import time
@@ -53,6 +63,10 @@ from .timestamps import rfc3339
 
 PROG = "evil-twin-monitor"
 BUSY_TIMEOUT_S = 30.0   # the daemon holds its write lock for milliseconds at a time
+CHECKPOINT_TRIES = 5
+CHECKPOINT_WAIT_S = 1.0     # per try: readers (alerts, report) finish their query meanwhile
+CHECKPOINT_PAUSE_S = 1.0    # between tries
+STATUS_NOT_EMPTIED = 3      # deleted from the store, but the write-ahead log still holds pages
 
 
 class PurgeError(Exception):
@@ -67,6 +81,9 @@ class PurgeResult:
     alerts_kept: int = 0    # first seen before the date, but open or ended after it
     samples: int = 0
     evidence_files: int | None = None   # None: no evidence directory was named
+    evidence_kept: int = 0  # raised before the date, but named by a kept alert
+    log_emptied: bool = True  # False: the write-ahead log may still hold deleted rows
+    kept_files: frozenset[str] = frozenset()   # evidence_file of the alerts kept
 
 
 def add_purge_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -75,9 +92,11 @@ def add_purge_parser(subparsers: Any) -> argparse.ArgumentParser:
         "purge", help="delete alerts, report samples and evidence files older than a date",
         description="Delete everything older than a date: alerts that ended before it (open "
                     "alerts are kept), sensor-health and AP-presence samples, and evidence "
-                    "pcaps of alerts raised before it. Safe while the daemon runs. Dates: RFC "
-                    "3339 (no offset = UTC), a date (2026-11-01, midnight UTC) or an age before "
-                    "now (90d). Exit 2 with one line for a bad date or a missing store.")
+                    "pcaps of alerts raised before it (except those of alerts it keeps). Safe "
+                    "while the daemon runs. Dates: RFC 3339 (no offset = UTC), a date "
+                    "(2026-11-01, midnight UTC) or an age before now (90d). Exit 2 with one line "
+                    "for a bad date or a missing store; exit 3 when the store's write-ahead log "
+                    "could not be emptied (another program was reading it): run it again.")
     parser.add_argument("--before", metavar="DATE", required=True,
                         help="delete what is older than this")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -93,14 +112,15 @@ def add_purge_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def purge_command(args: argparse.Namespace, *, out: TextIO | None = None,
                   err: TextIO | None = None, now: Callable[[], float] = time.time) -> int:
-    """Run ``purge``; returns the exit status (0, or 2 after one line on stderr)."""
+    """Run ``purge``; returns the exit status: 0; 2 after one line on stderr;
+    `STATUS_NOT_EMPTIED` after a warning when deleted rows may still be on disk."""
     out = out or sys.stdout
     err = err or sys.stderr
     try:
         before_ns = parse_time(args.before, "--before", now())
         store_path, evidence_dir = _targets(args)
-        purge(store_path, evidence_dir, before_ns, dry_run=args.dry_run,
-              report=lambda line: _line(out, line))
+        result = purge(store_path, evidence_dir, before_ns, dry_run=args.dry_run,
+                       report=lambda line: _line(out, line))
     except (AlertsUsageError, PurgeError, StoreError) as exc:
         err.write(f"{PROG}: error: {exc}\n")
         return 2
@@ -109,6 +129,11 @@ def purge_command(args: argparse.Namespace, *, out: TextIO | None = None,
         return 2
     if args.dry_run:
         _line(out, "dry run: nothing was deleted")
+    if not result.log_emptied:
+        err.write(f"{PROG}: warning: {store_path}: the deleted rows may still be on disk: its "
+                  f"write-ahead log could not be emptied while another program (alerts, "
+                  f"report) was reading the store; run purge again when it has finished\n")
+        return STATUS_NOT_EMPTIED
     return 0
 
 
@@ -155,9 +180,12 @@ def purge(store_path: Path | None, evidence_dir: Path | None, before_ns: int, *,
         report(f"report samples: {result.samples} {verb} (sensor health and AP presence "
                f"before {when})")
     if evidence_dir is not None:
-        result.evidence_files = _purge_evidence(evidence_dir, before_ns, dry_run)
+        result.evidence_files, result.evidence_kept = _purge_evidence(
+            evidence_dir, before_ns, dry_run, result.kept_files)
+        kept = (f"; {result.evidence_kept} kept (named by alerts that are kept)"
+                if result.evidence_kept else "")
         report(f"evidence files: {result.evidence_files} {verb} (alerts raised before {when}) "
-               f"in {evidence_dir}")
+               f"in {evidence_dir}{kept}")
     return result
 
 
@@ -181,14 +209,15 @@ def _purge_store(path: Path, before_ns: int, dry_run: bool, result: PurgeResult)
     if dry_run:
         store = AlertStore.open_reader(path, busy_timeout_s=BUSY_TIMEOUT_S)
         try:
-            result.alerts = _count(store, "SELECT count(*) FROM alerts WHERE state != 'open' "
-                                          "AND last_seen_ns < ?", before_ns)
+            result.alerts = _count(store, f"SELECT count(*) FROM alerts WHERE {_ENDED_BEFORE}",
+                                   before_ns)
             first_before = _count(store, "SELECT count(*) FROM alerts WHERE time_ns < ?", before_ns)
             result.alerts_kept = max(0, first_before - result.alerts)
             if store.has_samples():
                 result.samples = sum(
                     _count(store, f"SELECT count(*) FROM {table} WHERE time_ns < ?", before_ns)
                     for table in ("health", "ap_presence"))
+            result.kept_files = _kept_files(store, before_ns)
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot read: {describe_error(exc)}") from exc
         finally:
@@ -205,31 +234,64 @@ def _purge_store(path: Path, before_ns: int, dry_run: bool, result: PurgeResult)
         result.samples = store.samples_purged
         result.alerts_kept = _count(store, "SELECT count(*) FROM alerts WHERE time_ns < ?",
                                     before_ns)
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # best effort: busy is fine
+        result.kept_files = _kept_files(store, before_ns)
+        result.log_emptied = _empty_log(store)
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot purge: {describe_error(exc)}") from exc
     finally:
         store.close()
 
 
+# An alert purge deletes: ended (closed or interrupted) before the date.
+_ENDED_BEFORE = "state != 'open' AND last_seen_ns < ?"
+
+
+def _kept_files(store: AlertStore, before_ns: int) -> frozenset[str]:
+    """Evidence files named by alerts that stay although their file is old
+    enough to go: raised before the date (one second of slack: file names
+    have whole seconds), still open or ended after it."""
+    rows = store.conn.execute(
+        f"SELECT evidence FROM alerts WHERE time_ns < ? AND NOT ({_ENDED_BEFORE})",
+        (min(before_ns + 1_000_000_000, 2**63 - 1), before_ns))   # parse_time caps at 2^63-1
+    names = set()
+    for (text,) in rows:
+        try:
+            name = json.loads(text).get("evidence_file")
+        except (ValueError, AttributeError):   # edited by hand: nothing to keep
+            continue
+        if isinstance(name, str):
+            names.add(name)
+    return frozenset(names)
+
+
+def _empty_log(store: AlertStore) -> bool:
+    """Truncate the write-ahead log; False when readers kept it from emptying."""
+    conn = store.conn
+    conn.execute(f"PRAGMA busy_timeout = {int(CHECKPOINT_WAIT_S * 1000)}")
+    for attempt in range(CHECKPOINT_TRIES):
+        if attempt:
+            time.sleep(CHECKPOINT_PAUSE_S)
+        busy, log, _checkpointed = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy and log <= 0:   # 0: emptied; -1: not in WAL mode, no log
+            return True
+    return False
+
+
 def _count(store: AlertStore, sql: str, before_ns: int) -> int:
     return int(store.conn.execute(sql, (before_ns,)).fetchone()[0])
 
 
-def _purge_evidence(directory: Path, before_ns: int, dry_run: bool) -> int:
-    from .evidence.files import delete_evidence_before, name_time_ns
+def _purge_evidence(directory: Path, before_ns: int, dry_run: bool,
+                    keep: frozenset[str]) -> tuple[int, int]:
+    """(files deleted or, in a dry run, to delete; files kept for kept alerts)."""
+    from .evidence.files import delete_evidence_before, evidence_before
     if directory.exists() and not directory.is_dir():
         raise PurgeError(f"{directory}: is a file, not an evidence directory")
     try:
-        if not dry_run:
-            return delete_evidence_before(directory, before_ns)
-        try:
-            entries = list(os.scandir(directory))
-        except FileNotFoundError:
-            return 0
-        return sum(1 for entry in entries
-                   if (stamp := name_time_ns(entry.name)) is not None and stamp < before_ns
-                   and entry.is_file(follow_symlinks=False))
+        old, kept = evidence_before(directory, before_ns, keep)
+        if dry_run:
+            return len(old), kept
+        return delete_evidence_before(directory, before_ns, keep), kept
     except OSError as exc:
         raise PurgeError(f"{directory}: cannot purge evidence files: "
                          f"{exc.strerror or exc}") from exc

@@ -325,6 +325,61 @@ def test_the_recorder_keeps_deauths_next_to_a_beaconing_ap_and_under_the_bssid()
         recorder.frames_of(REGISTERED, {"beacon"})
 
 
+ALL_KINDS = ("beacon", "probe_resp", "probe_req", "auth", "deauth", "disassoc", "assoc_req",
+             "assoc_resp", "reassoc_req", "reassoc_resp", "action")
+
+
+def test_the_recorder_keeps_no_frame_a_client_sent_but_its_deauths():
+    """Data minimisation: a phone's probe requests (with the names it asks for),
+    authentication and association requests are never kept; evidence never
+    uses them. The AP's answers and the deauth flood's frames are kept."""
+    recorder = FrameRecorder()
+    client_frames = [
+        mgmt(4, BROADCAST, CLIENT, BROADCAST, b"\x00\x08HomeWiFi"),      # probe request
+        mgmt(4, REGISTERED, CLIENT, REGISTERED, b"\x00\x08HomeWiFi"),    # directed probe request
+        mgmt(11, REGISTERED, CLIENT, REGISTERED, b"\x00\x00\x01\x00\x00\x00"),  # auth request
+        mgmt(0, REGISTERED, CLIENT, REGISTERED, b"\x31\x04\x0a\x00\x00\x08HomeWiFi"),  # assoc req
+    ]
+    ap_frames = [
+        mgmt(11, CLIENT, REGISTERED, REGISTERED, b"\x00\x00\x02\x00\x00\x00"),  # auth response
+        mgmt(1, CLIENT, REGISTERED, REGISTERED, b"\x31\x04\x00\x00\x01\xc0"),   # assoc response
+    ]
+    flood = [mgmt(12, REGISTERED, CLIENT, REGISTERED, b"\x07\x00"),              # "from" the client
+             mgmt(10, REGISTERED, CLIENT, REGISTERED, b"\x08\x00")]
+    for n, data in enumerate(client_frames + ap_frames + flood):
+        recorder.record(decoded(data, n), data, 127)
+    assert [r[3] for r in recorder.frames_of(CLIENT, ALL_KINDS)] == flood
+    assert [r[3] for r in recorder.frames_of(REGISTERED, ALL_KINDS)] == ap_frames + flood
+    assert len(recorder) == 2
+
+
+@pytest.mark.parametrize("name", ["karma_responder", "demo_evil_twin", "benign_steady"])
+def test_no_client_sent_frame_of_a_fixture_is_held_in_memory(name):
+    """Every frame the recorder holds was sent by an AP (or one posing as
+    one: beacon, probe response, transmitter = BSSID) or is a deauth/disassoc."""
+    from evil_twin_monitor.decoding import open_capture
+    recorder = FrameRecorder()
+    decoder = Decoder()
+    addresses: set[bytes] = set()
+    client_sent = 0
+    with open_capture(ROOT / "fixtures" / "pcaps" / f"{name}.pcap") as reader:
+        for number, ts_ns, linktype, data in reader:
+            frame = decoder.decode(data, linktype, ts_ns, number)
+            if frame is None:
+                continue
+            recorder.record(frame, data, linktype)
+            addresses.update(a for a in (frame.addr1, frame.addr2, frame.addr3) if a)
+            client_sent += frame.kind in ("probe_req", "assoc_req", "auth") \
+                and frame.addr2 != frame.addr3
+    assert client_sent, "the capture has frames of clients"
+    held = [Decoder().decode(record[3], record[2], record[0], 1)
+            for addr in addresses for record in recorder.frames_of(addr, ALL_KINDS)]
+    assert held
+    for frame in held:
+        assert frame.kind in ("beacon", "probe_resp", "deauth", "disassoc") \
+            or frame.addr2 == frame.addr3, frame.kind
+
+
 def test_the_recorder_stays_bounded_under_100k_random_bssids_and_keeps_the_twin():
     """Memory bound: max_bytes as accounted (frame bytes + per-object costs), which
     tracemalloc shows to be at least the real heap; plus the table itself."""

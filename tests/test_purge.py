@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from evil_twin_monitor import privacy_command
 from evil_twin_monitor.cli import main
 from evil_twin_monitor.evidence import evidence_name
 from evil_twin_monitor.privacy_command import add_purge_parser, purge_command
@@ -262,3 +263,108 @@ def test_purge_as_root_leaves_the_daemons_files_its_own(history):
         assert remaining(state / "alerts.sqlite3") == [3, 4, 5, 7]
     finally:
         shutil.rmtree(place)
+
+
+def on_disk(store_path: Path) -> bytes:
+    """The store's bytes on disk, write-ahead log included."""
+    return b"".join(Path(f"{store_path}{suffix}").read_bytes()
+                    for suffix in ("", "-wal") if Path(f"{store_path}{suffix}").exists())
+
+
+@pytest.fixture
+def quick_checkpoint(monkeypatch):
+    monkeypatch.setattr(privacy_command, "CHECKPOINT_TRIES", 2)
+    monkeypatch.setattr(privacy_command, "CHECKPOINT_WAIT_S", 0.05)
+    monkeypatch.setattr(privacy_command, "CHECKPOINT_PAUSE_S", 0.01)
+
+
+def test_a_reader_in_the_middle_of_a_query_keeps_the_log_and_purge_says_so(history,
+                                                                           quick_checkpoint):
+    """`alerts` or `report` reading while purge runs is safe, but its snapshot
+    pins the write-ahead log: purge must not claim the data is gone."""
+    store_path, evidence = history
+    reader = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM alerts").fetchone() == (6,)
+        code, out, err = run_purge("--before", CUT, "--store", str(store_path),
+                                   "--evidence", str(evidence))
+        assert code == 3
+        assert err == (f"evil-twin-monitor: warning: {store_path}: the deleted rows may still be "
+                       "on disk: its write-ahead log could not be emptied while another program "
+                       "(alerts, report) was reading the store; run purge again when it has "
+                       "finished\n")
+        # Gone from queries, and the evidence files went too ...
+        assert out.splitlines() == [line.format(evidence=evidence) for line in EXPECTED]
+        assert b"test alert 1" in on_disk(store_path)   # ... but the warning is true
+    finally:
+        reader.close()
+    assert remaining(store_path) == [3, 4, 5]
+    code, _, err = run_purge("--before", CUT, "--store", str(store_path))
+    assert (code, err) == (0, "")
+    for n in (1, 2, 6):
+        assert f"test alert {n}".encode() not in on_disk(store_path)
+
+
+def test_evidence_files_of_alerts_that_purge_keeps_stay(history):
+    """Named by the alert's start, a file is old enough to go although its
+    alert stays (still open, or ended after the date): it stays too."""
+    store_path, evidence = history
+    names = {n: evidence_name(CUT_NS - 10 * DAY * S, "unknown_bssid",
+                              bytes.fromhex(f"02aabbcc{n:04x}")) for n in (7, 8, 9)}
+    ten_days_before = at(CUT_NS) - 10 * DAY
+    extra = [
+        make_alert(7, first=ten_days_before, evidence={"evidence_file": names[7]}),   # open
+        make_alert(8, first=ten_days_before, last=at(CUT_NS) + 60, closed=True,
+                   evidence={"evidence_file": names[8]}),                             # ended after
+        make_alert(9, first=ten_days_before, last=ten_days_before + 60, closed=True,
+                   evidence={"evidence_file": names[9]}),                             # goes
+    ]
+    store = AlertStore.open_writer(store_path)
+    store.upsert([alert_row(a) for a in extra])
+    store.close()
+    for name in names.values():
+        (evidence / name).write_bytes(b"pcap")
+    line = (f"evidence files: 4 {{}} (alerts raised before 2026-10-01T00:00:00Z) in {evidence}; "
+            "2 kept (named by alerts that are kept)")
+    code, out, _ = run_purge("--before", CUT, "--store", str(store_path),
+                             "--evidence", str(evidence), "--dry-run")
+    assert code == 0 and out.splitlines()[2] == line.format("would be deleted")
+    code, out, err = run_purge("--before", CUT, "--store", str(store_path),
+                               "--evidence", str(evidence))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[2] == line.format("deleted")
+    assert remaining(store_path) == [3, 4, 5, 7, 8]
+    assert sorted(p.name for p in evidence.iterdir()) == sorted([
+        names[7], names[8],
+        "2026-10-01T00-00-00Z_unknown_bssid_02aabbcc0001.pcap",
+        "2026-10-02T00-00-00Z_unknown_bssid_02aabbcc0001.pcap",
+        "notes.txt",
+    ])
+
+
+def test_the_daemons_own_retention_leaves_no_old_copy_in_the_write_ahead_log(tmp_path):
+    """The daemon never truncates its log the way purge does; once SQLite has
+    checkpointed and the log starts over, the old frames must not linger
+    past the new ones (journal_size_limit)."""
+    path = tmp_path / "alerts.sqlite3"
+    daemon = AlertStore.open_writer(path)
+    try:
+        daemon.upsert([alert_row(make_alert(n, first=at(CUT_NS) - 20 * DAY, closed=True))
+                       for n in range(1, 30)])
+        assert daemon.purge(CUT_NS) == (29, 0)                  # the hourly retention
+        daemon.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # SQLite's automatic checkpoint
+        daemon.add_samples([health(CUT_NS + 60 * S)], [])      # the next write: the log restarts
+        assert b"test alert" not in on_disk(path)
+    finally:
+        daemon.close()
+
+
+def test_a_date_at_the_end_of_time_deletes_all_that_ended_without_overflowing(history):
+    """parse_time caps far dates at 2^63-1 ns; looking up the files of kept
+    alerts must not overflow SQLite's integers there."""
+    store_path, evidence = history
+    code, out, err = run_purge("--before", "9999-12-31", "--store", str(store_path),
+                               "--evidence", str(evidence))
+    assert (code, err) == (0, "")
+    assert out.startswith("alerts: 5 deleted ") and remaining(store_path) == [3]

@@ -327,6 +327,47 @@ def test_a_new_access_point_that_looks_like_a_twin_is_refused(site, capsys, aler
     assert (site / "registry.yaml").read_text(encoding="utf-8") == COMMENTED
 
 
+def channel_switch(bssid: str, element: str, target: int, heard: int = 2412, **kw) -> Alert:
+    """An unexpected_channel alert as the rule raises it for a CSA/ECSA to an
+    unregistered channel: the alert's frequency is where the AP was heard."""
+    channel = {2472: 13, 5200: 40}[target]
+    return make_alert("unexpected_channel", bssid, freq=heard, evidence={
+        "ssid": "Shinjuku_Free_Wi-Fi", "bssid": bssid, "element": element,
+        "announced_channel": channel, "announced_frequency_mhz": target,
+        "op_class": 81 if element == "ecsa" and target < 3000 else None, "mode": 1, "count": 3,
+        "allowed_channels": [1, 6, 11], "allowed_frequencies_mhz": [2412, 2437, 2462],
+        "observed_channel": 1, "heard_frequency_mhz": heard, "frame_kind": "beacon",
+        "transmitter": bssid}, **kw)
+
+
+@pytest.mark.parametrize("element, target, shown", [
+    ("csa", 2472, "channel 13"), ("ecsa", 2472, "channel 13"), ("csa", 5200, "channel 40")])
+def test_a_channel_announced_in_a_channel_switch_is_never_approved(site, capsys, element, target,
+                                                                    shown):
+    # No cloned_bssid next to it: the forged announcement alone must not register the channel.
+    store_with(site / "alerts.sqlite3", channel_switch("00:1a:2b:3c:4d:50", element, target))
+    for argv in (["1"], ["1", "--dry-run"], ["--bssid", "00:1a:2b:3c:4d:50"]):
+        code, out, err = approve(site, *argv, capsys=capsys)
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1
+        assert err.startswith(f"evil-twin-monitor: error: alert 1 cannot be approved: it reports "
+                              f"a channel-switch announcement to {shown}, and a forged channel "
+                              "switch is an attack")
+        assert "approve the ordinary unexpected_channel alert" in err
+    assert (site / "registry.yaml").read_text(encoding="utf-8") == COMMENTED
+    assert not (site / "registry.yaml.bak").exists()
+
+
+def test_after_a_refused_switch_the_channel_the_ap_operates_on_is_approvable(site, capsys):
+    """The way out the refusal names: the ordinary alert of the AP heard on the new channel."""
+    store_with(site / "alerts.sqlite3", channel_switch("00:1a:2b:3c:4d:50", "csa", 2472),
+               off_channel("00:1a:2b:3c:4d:50", 2472, start_s=900, end_s=960))
+    assert approve(site, "1", capsys=capsys)[0] == 2
+    code, out, err = approve(site, "2", capsys=capsys)
+    assert (code, err) == (0, "")
+    assert "channels: [1,6,11,13]" in (site / "registry.yaml").read_text(encoding="utf-8")
+
+
 def test_an_attack_alert_about_the_same_bssid_at_the_same_time_blocks_approval(site, capsys):
     store_with(site / "alerts.sqlite3",
                new_fingerprint("00:1a:2b:3c:4d:50", start_s=11, end_s=30),

@@ -70,11 +70,12 @@ facilities:
 
 # -- building stores ---------------------------------------------------------------------------
 def alert(n: int, first_ns: int, *, last_ns: int | None = None, rule: str = "unknown_bssid",
-          severity: str = "critical", facility: str = "city-hall",
+          severity: str = "critical", facility: str | None = "city-hall",
           ssid: bytes | None = b"Shinjuku_Free_Wi-Fi", message: str | None = None,
-          evidence: dict | None = None) -> Alert:
+          evidence: dict | None = None, bssid: int | None = None) -> Alert:
     return Alert(rule=rule, severity=severity, facility=facility, sensor="s1", ssid=ssid,
-                 bssid=bytes.fromhex(f"02aabbcc{n:04x}"), frequency_mhz=2462,
+                 bssid=bytes.fromhex(f"02aabb{n if bssid is None else bssid:06x}"),
+                 frequency_mhz=2462,
                  message=message or f"test alert {n}", evidence=dict(evidence or {"n": n}),
                  time_ns=first_ns, first_frame=n, last_ns=last_ns or first_ns, last_frame=n,
                  repeats=0, closed=True)
@@ -112,6 +113,12 @@ def report_of(store_path: Path, facility: str = "city-hall", first: str = "2026-
         store.close()
 
 
+def report_args(store: Path, out_dir: Path, *more: str, first: str = "2026-11-01",
+                last: str = "2026-11-30", registry: Path = REGISTRY) -> list[str]:
+    return ["--from", first, "--to", last, "--store", str(store), "--registry", str(registry),
+            "--out", str(out_dir), *more]
+
+
 def run_report(*argv: str) -> tuple[int, str, str]:
     args: argparse.Namespace = _parser().parse_args(["report", *argv])
     out, err = io.StringIO(), io.StringIO()
@@ -142,6 +149,13 @@ def test_a_period_is_whole_days_in_the_chosen_time_zone():
     (["--from", "2026-11-01", "--to", "2026-11-30", "--facility", "nowhere"],
      "--facility nowhere: no such facility in the registry (known: city-hall, central-library)"),
     (["--from", "2030-01-01", "--to", "2030-01-31"], "the period has not begun yet"),
+    # Dates beyond the store's nanosecond integers (1970 to 2262) are errors, not tracebacks.
+    (["--from", "0001-01-01", "--to", "0001-01-05"],
+     "--from 0001-01-01: outside the days the alert store can hold (1970-01-01 to 2262-04-10)"),
+    (["--from", "9999-12-01", "--to", "9999-12-31"], "--from 9999-12-01: outside the days"),
+    (["--from", "1969-12-31", "--to", "1970-01-02"], "--from 1969-12-31: outside the days"),
+    (["--from", "2262-04-01", "--to", "2262-04-11"], "--to 2262-04-11: outside the days"),
+    (["--from", "2262-04-01", "--to", "2262-04-10"], "the period has not begun yet"),
 ])
 def test_bad_arguments_exit_2_with_one_line_and_write_nothing(tmp_path, argv, message):
     store = make_store(tmp_path / "alerts.sqlite3", health=hourly(NOV + H, 3))
@@ -478,3 +492,223 @@ def test_the_command_and_its_templates_work_from_the_installed_package(tmp_path)
     assert html.name == "report-city-hall-2026-11-01-2026-11-30.html" and md.suffix == ".md"
     assert "2026-11-05 19:00:00 JST" in html.read_text()  # 10:00 UTC in Tokyo
     assert "2026-11-05 19:00:00 JST" in md.read_text()
+
+
+def test_the_first_and_last_days_the_store_can_hold_make_a_period():
+    assert parse_period("1970-01-01", "1970-01-01").start_ns == 0
+    assert parse_period("1970-01-01", "1970-01-01", "Asia/Tokyo").start_ns == -9 * H
+    assert parse_period("2262-04-10", "2262-04-10", "America/Los_Angeles").end_ns < 2**63
+
+
+# -- alerts without a facility ---------------------------------------------------------------------
+def test_alerts_without_a_facility_are_reported_never_an_all_clear(tmp_path):
+    """`replay` without --facility: alerts with no facility, health rows with an
+    empty one; only the presence rows name the facility."""
+    path = tmp_path / "alerts.sqlite3"
+    subprocess.run([sys.executable, "-m", "evil_twin_monitor", "replay",
+                    str(ROOT / "fixtures" / "pcaps" / "demo_evil_twin.pcap"), "--registry",
+                    str(REGISTRY), "--quiet", "--store", str(path)], check=True,
+                   capture_output=True)
+    store = AlertStore.open_reader(path)
+    assert {a.facility for a in store.query()} == {None}
+    store.close()
+    report = report_of(path, first="2026-04-01", last="2026-04-01")
+    rules = sorted(a.rule for a in report.alerts)
+    assert rules == ["deauth_flood", "lookalike_ssid", "unknown_bssid"]
+    assert all(a.no_facility for a in report.alerts) and report.unattributed == 3
+    s = report.summary
+    assert s.verdict == "attention"
+    assert "no fake access point" not in s.headline
+    assert "2 alerts about devices imitating the ward's networks (1 critical, 1 medium)" in \
+        s.headline
+    assert any(n.startswith("3 alerts of this period carry no facility") for n in s.notes)
+    code, out, err = run_report(*report_args(path, tmp_path / "out", "--format", "md",
+                                             first="2026-04-01", last="2026-04-01"))
+    assert (code, err) == (0, "")
+    md = Path(out.strip()).read_text()
+    assert "stored without a facility" in md and "no fake access point" not in md
+
+
+def test_a_store_with_only_alerts_without_a_facility_asks_for_one(tmp_path):
+    path = make_store(tmp_path / "alerts.sqlite3", [alert(1, ts("2026-11-05T10:00:00"),
+                                                          facility=None)])
+    code, out, err = run_report(*report_args(path, tmp_path / "out"))
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert "no data for any facility of the registry (it holds 1 alert without a facility" in err
+    code, out, err = run_report(*report_args(path, tmp_path / "out", "--facility", "city-hall",
+                                             "--format", "md"))
+    assert (code, err) == (0, "")
+    md = Path(out.strip()).read_text()
+    assert "**Not checked**" in md and "The store still holds 1 alert about devices" in md
+
+
+# -- bounded memory and size ---------------------------------------------------------------------
+def flood_store(path: Path, alerts: int, days: int = 3, aps: int = 20) -> Path:
+    """Per-minute samples of `aps` heard entries for `days` days, and a flood of
+    alerts from random BSSIDs, a few BSSIDs repeating."""
+    registry = path.parent / "registry.yaml"
+    entries = [f"00:1a:2b:3c:{i // 256:02x}:{i % 256:02x}" for i in range(aps)]
+    registry.write_text(
+        "facilities:\n  - id: town-hall\n    name: Town hall\n    networks:\n"
+        "      - ssid: Town_Free_Wi-Fi\n        security: [wpa2-psk]\n        pmf: optional\n"
+        "        access_points:\n" + "".join(
+            f'          - {{bssid: "{b}", label: "AP {i}", channels: [1]}}\n'
+            for i, b in enumerate(entries)))
+    health = [HealthRow("s1", "town-hall", NOV + m * 60 * S, 60.0, 60.0, 3000, 0, 1)
+              for m in range(1, days * 1440 + 1)]
+    presence = [PresenceRow("town-hall", "s1", b, h.time_ns, 60.0, 600)
+                for h in health for b in entries]
+    flood = [alert(n, NOV + (n * 7919 % (days * 86400)) * S, facility="town-hall",
+                   bssid=n % 50 if n < 500 else n, severity="high" if n % 3 else "critical")
+             for n in range(1, alerts + 1)]
+    return make_store(path, flood, health, presence)
+
+
+def test_memory_does_not_grow_with_samples_and_alerts(tmp_path):
+    import tracemalloc
+    path = flood_store(tmp_path / "alerts.sqlite3", alerts=5000)
+    registry = load_registry(tmp_path / "registry.yaml")
+    store = AlertStore.open_reader(path)
+    tracemalloc.start()
+    try:
+        report = gather(store, registry, "town-hall", parse_period("2026-11-01", "2026-11-03"),
+                        now_ns=int(NOW * S))
+        html = render_html(report)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        store.close()
+    # 86,400 presence rows and 5,000 alerts: loading them all took 45 MB here; now 2 MB.
+    assert peak < 8 * 2**20, peak
+    assert report.aps[0].availability == pytest.approx(1.0)
+    assert report.aps[0].frames == 3 * 1440 * 600
+    assert report.sensors[0].up_s == pytest.approx(3 * 86400)
+    assert report.alert_total == 5000 and len(report.alerts) == 200
+    assert len(Dom(html).classed("tr", "alert")) == 200
+
+
+def test_a_flood_of_alerts_is_grouped_and_the_list_is_capped(tmp_path):
+    path = flood_store(tmp_path / "alerts.sqlite3", alerts=3000, days=1, aps=1)
+    code, out, err = run_report(*report_args(path, tmp_path / "out", first="2026-11-01",
+                                             last="2026-11-01",
+                                             registry=tmp_path / "registry.yaml"))
+    assert (code, err) == (0, ""), err
+    html_path, md_path = [Path(p) for p in out.split()]
+    html = html_path.read_text()
+    dom = Dom(html)
+    assert len(dom.classed("tr", "alert")) == 200
+    text = " ".join("".join(dom.text).split())
+    assert "The 200 most severe of the 3,000 alerts" in text and "2,800 more are not listed" in text
+    assert (f"evil-twin-monitor alerts --store {path} --facility town-hall "
+            "--since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z --limit 0") in text
+    assert "3,000 alerts in 2,551 groups of one rule and one address" in text
+    # The most severe first: 1,000 alerts are critical, so all 200 listed are.
+    assert html.count('<td class="sev sev-critical">critical</td>') == 200
+    assert '<td class="sev sev-high">' not in html
+    # Groups: the 50 BSSIDs that repeat (9 or 10 alerts) come first, the largest first.
+    groups = html.split('<tr class="group">')[1:]
+    counts = [int(re.search(r'<td class="num">(\d+)<br>', g).group(1)) for g in groups]
+    assert counts[:50] == [10] * 49 + [9] and counts[50:] == [1] * 150
+    assert "2,351 smaller groups not listed" in text
+    md = md_path.read_text()
+    assert md.count("### Alert ") == 200
+    for table in markdown_html(md).split("<table>")[1:]:   # the groups' table is a table
+        body = table.split("</table>")[0]
+        header = len(re.findall(r"<th[ >]", body.split("</tr>")[0]))
+        assert all(len(re.findall(r"<td[ >]", row)) == header for row in body.split("</tr>")[1:-1])
+    # The size no longer grows with the alerts: 3,000 alerts once took 2.5 MB of HTML.
+    assert len(html.encode()) < 400_000 and len(md.encode()) < 200_000
+
+
+# -- file modes ---------------------------------------------------------------------------------------
+def test_reports_are_private_to_their_owner(tmp_path):
+    path = make_store(tmp_path / "alerts.sqlite3", [alert(1, ts("2026-11-05T10:00:00"))],
+                      hourly(NOV + H, 24))
+    old = os.umask(0o022)
+    try:
+        out_dir = tmp_path / "new" / "reports"
+        code, out, err = run_report(*report_args(path, out_dir))
+        assert (code, err) == (0, "")
+        assert out_dir.stat().st_mode & 0o777 == 0o700
+        for name in out.split():
+            assert Path(name).stat().st_mode & 0o777 == 0o600, name
+        # An existing directory keeps its mode; a report written again is 0600 again.
+        shared = tmp_path / "shared"
+        shared.mkdir(mode=0o755)
+        target = shared / "report-city-hall-2026-11-01-2026-11-30.md"
+        target.write_text("old")
+        target.chmod(0o644)
+        code, out, err = run_report(*report_args(path, shared, "--format", "md"))
+        assert (code, out, err) == (0, f"{target}\n", "")
+        assert shared.stat().st_mode & 0o777 == 0o755
+        assert target.stat().st_mode & 0o777 == 0o600 and target.read_text() != "old"
+    finally:
+        os.umask(old)
+
+
+# -- evidence files gone ------------------------------------------------------------------------------
+def evidence_setup(tmp_path: Path) -> tuple[Path, Path]:
+    """Three alerts with evidence files: one still there, one older than the
+    retention (30 days before NOW), one recent but deleted by hand."""
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    names = ["2026-10-31T23-00-00Z_unknown_bssid_old.pcap",      # 31 days before NOW
+             "2026-11-20T10-00-00Z_unknown_bssid_kept.pcap",
+             "2026-11-21T10-00-00Z_unknown_bssid_lost.pcap"]
+    (evidence / names[1]).write_bytes(b"pcap")
+    alerts = [alert(1, ts("2026-10-31T23:00:00"), last_ns=ts("2026-11-01T01:00:00"),
+                    evidence={"evidence_file": names[0]}),
+              alert(2, ts("2026-11-20T10:00:00"), evidence={"evidence_file": names[1]}),
+              alert(3, ts("2026-11-21T10:00:00"), evidence={"evidence_file": names[2]}),
+              alert(4, ts("2026-11-22T10:00:00"), evidence={"evidence_file": "../../etc/passwd"})]
+    store = make_store(tmp_path / "alerts.sqlite3", alerts, hourly(NOV + H, 720))
+    config = tmp_path / "sensor.yaml"
+    config.write_text(f"sensor: {{id: s1, facility: city-hall}}\nregistry: {REGISTRY}\n"
+                      f"store: {{path: {store}}}\n"
+                      f"evidence: {{directory: {evidence}, retention_days: 30}}\n")
+    return config, evidence
+
+
+def evidence_marks(html: str) -> dict[int, str | None]:
+    marks = {}
+    for n in range(1, 5):
+        detail = html.split(f'id="alert-{n}-detail"')[1].split("</tr>")[0]
+        found = re.search(r'class="evidence-gone">\((.*?)\)<', detail)
+        marks[n] = found.group(1) if found else None
+    return marks
+
+
+def test_evidence_files_already_deleted_are_marked(tmp_path):
+    config, evidence = evidence_setup(tmp_path)
+    base = ["--from", "2026-11-01", "--to", "2026-11-30", "--facility", "city-hall"]
+    code, out, err = run_report(*base, "--config", str(config), "--out", str(tmp_path / "a"))
+    assert (code, err) == (0, "")
+    html_path, md_path = [Path(p) for p in out.split()]
+    html = html_path.read_text()
+    assert evidence_marks(html) == {1: "deleted by retention", 2: None, 3: "missing",
+                                    4: "missing"}
+    assert f"Evidence files were looked up in {evidence}" in html
+    assert "3 evidence files of the alerts listed below are no longer there." in html
+    md = md_path.read_text()
+    assert "old\\.pcap (**deleted by retention**)" in md and "lost\\.pcap (**missing**)" in md
+    assert "kept\\.pcap\n" in md
+    # --evidence DIR with --store: the retention is unknown, so gone is "missing".
+    store = tmp_path / "alerts.sqlite3"
+    code, out, err = run_report(*base, "--store", str(store), "--registry", str(REGISTRY),
+                                "--evidence", str(evidence), "--out", str(tmp_path / "b"),
+                                "--format", "html")
+    assert (code, err) == (0, "")
+    assert evidence_marks(Path(out.strip()).read_text()) == {1: "missing", 2: None, 3: "missing",
+                                                             4: "missing"}
+    # Without a directory nothing is marked, and the report says the files were not checked.
+    code, out, err = run_report(*base, "--store", str(store), "--registry", str(REGISTRY),
+                                "--out", str(tmp_path / "c"), "--format", "html")
+    html = Path(out.strip()).read_text()
+    assert evidence_marks(html) == {1: None, 2: None, 3: None, 4: None}
+    assert "Evidence files were not checked: name the evidence directory with --evidence" in html
+    # A directory named but not there.
+    code, out, err = run_report(*base, "--store", str(store), "--registry", str(REGISTRY),
+                                "--evidence", str(tmp_path / "nowhere"),
+                                "--out", str(tmp_path / "d"))
+    assert (code, out) == (2, "")
+    assert err == f"evil-twin-monitor: error: --evidence {tmp_path / 'nowhere'}: no such directory\n"

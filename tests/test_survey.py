@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -134,6 +135,15 @@ def test_draft_of_the_city_hall_ssids_lists_exactly_the_registered_aps_and_repla
     engine = Engine(registry, facility="city-hall")
     stats = replay_files([str(PCAPS / "benign_steady.pcap")], engine)
     assert stats.alerts_by_rule == {}   # no unknown_bssid, and the fingerprints match
+
+
+def test_a_draft_of_every_network_heard_is_readable_by_its_writer_only(capsys, tmp_path):
+    """Without --ssid the draft lists the neighbourhood, phone hotspots included."""
+    draft = tmp_path / "all.yaml"
+    code, _, err = run(capsys, "survey", str(PCAPS / "benign_neighbours.pcap"),
+                       "--draft", str(draft), "--facility", "city-hall")
+    assert code == 0, err
+    assert draft.stat().st_mode & 0o777 == 0o600
 
 
 def test_fingerprints_in_the_draft_are_the_rules_own():
@@ -365,6 +375,76 @@ def test_an_existing_draft_is_kept_unless_forced(capsys, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["registry.yaml"]   # no temporary left
 
 
+def _special_targets(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Things at a --draft path that are not a regular file (never real device nodes)."""
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    registry = tmp_path / "live-registry.yaml"
+    registry.write_text("precious\n")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(registry)
+    dangling = tmp_path / "dangling.yaml"
+    dangling.symlink_to(tmp_path / "nowhere.yaml")
+    return {"fifo": (fifo, "is a FIFO, not a regular file"),
+            "link": (link, "is a symbolic link to "),
+            "dangling": (dangling, "is a symbolic link to ")}
+
+
+def _untouched(tmp_path: Path) -> None:
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "fifo.yaml").st_mode)
+    assert os.readlink(tmp_path / "link.yaml") == str(tmp_path / "live-registry.yaml")
+    assert (tmp_path / "live-registry.yaml").read_text() == "precious\n"
+    assert os.readlink(tmp_path / "dangling.yaml") == str(tmp_path / "nowhere.yaml")
+    assert not (tmp_path / "nowhere.yaml").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+@pytest.mark.parametrize("which", ["fifo", "link", "dangling"])
+def test_force_replaces_only_a_regular_file(capsys, tmp_path, which):
+    target, why = _special_targets(tmp_path)[which]
+    argv = ["survey", str(PCAPS / "benign_steady.pcap"), "--draft", str(target),
+            "--facility", "city-hall"]
+    code, out, err = run(capsys, *argv)   # without --force: exists, as any file
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "already exists" in err
+    code, out, err = run(capsys, *argv, "--force")
+    assert (code, out) == (2, "")
+    assert err == f"evil-twin-monitor: error: {target}: {why}" + err.split(why, 1)[1]
+    assert err.count("\n") == 1 and "--force replaces only a regular file" in err
+    _untouched(tmp_path)
+
+
+@pytest.mark.parametrize("which", ["fifo", "link", "regular"])
+def test_what_appears_at_the_draft_path_during_the_survey_is_not_replaced(
+        capsys, tmp_path, monkeypatch, which):
+    """The target is checked again just before the draft is put in place."""
+    from evil_twin_monitor.survey import command as survey_command
+    specials = _special_targets(tmp_path)
+    draft = tmp_path / "draft.yaml"
+    files = survey_command._files
+
+    def survey_then_create(paths, collector):
+        source = files(paths, collector)
+        if which == "regular":
+            draft.write_text("written meanwhile\n")
+        else:
+            os.rename(specials[which][0], draft)
+        return source
+
+    monkeypatch.setattr(survey_command, "_files", survey_then_create)
+    force = () if which == "regular" else ("--force",)
+    code, _out, err = run(capsys, "survey", str(PCAPS / "benign_steady.pcap"), "--draft",
+                          str(draft), "--facility", "city-hall", *force)
+    assert code == 2 and err.splitlines()[-1].startswith(f"evil-twin-monitor: error: {draft}: ")
+    if which == "regular":
+        assert "already exists" in err
+        assert draft.read_text() == "written meanwhile\n"
+    elif which == "fifo":
+        assert stat.S_ISFIFO(os.lstat(draft).st_mode)
+    else:
+        assert draft.is_symlink() and (tmp_path / "live-registry.yaml").read_text() == "precious\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
 def test_an_ssid_heard_nowhere_is_a_warning_not_a_failure(capsys, tmp_path):
     code, out, err = run(capsys, "survey", str(PCAPS / "benign_steady.pcap"), "--draft", "-",
                          "--facility", "city-hall", "--ssid", "Shinjuku_Free_Wi-Fi",
@@ -400,9 +480,11 @@ class FakeRadio:
     def __init__(self) -> None:
         self.tuned: list[int] = []
         self.closed = 0
+        self.opened = 0
 
     def open(self):
         from evil_twin_monitor.radio import RadioInfo
+        self.opened += 1
         return RadioInfo("fake0", None, "fake", None)
 
     def tune(self, freq_mhz: int, width_mhz: int = 20) -> None:
@@ -455,7 +537,8 @@ def fake_live(monkeypatch, tmp_path, channels: str = "", fail_after: int | None 
     from evil_twin_monitor.survey import live
     (tmp_path / "sensor.yaml").write_text(
         f"sensor: {{id: s1, facility: city-hall}}\nregistry: {FIXTURE_REGISTRY}\n"
-        f"radio: {{interface: fake0, driver: simulated}}\n{channels}")
+        f"radio: {{interface: fake0, driver: simulated}}\nstore: {{path: alerts.sqlite3}}\n"
+        f"{channels}")
     radio = FakeRadio()
     captures: list[FakeCapture] = []
 
@@ -507,6 +590,44 @@ def test_live_survey_lost_radio_still_writes_the_outputs_and_exits_2(monkeypatch
     assert load_draft(tmp_path, out).facility("city-hall") is not None
     assert err.splitlines()[-1] == ("evil-twin-monitor: error: the survey ended early: fake0: "
                                     "Network is down; the outputs cover only the time before")
+
+
+def test_live_survey_refuses_an_adapter_whose_lock_another_process_holds(
+        monkeypatch, tmp_path, capsys):
+    """The sensor (or another survey) holds the adapter's lock: the survey must not
+    adopt, hop or delete its monitor interface."""
+    from evil_twin_monitor.radio.lock import RadioLock, lock_path
+    config, radio, captures = fake_live(monkeypatch, tmp_path)
+    daemon = RadioLock()   # flock: another open file description conflicts like a process
+    assert daemon.acquire(lock_path(config), "fake0") is None
+    assert lock_path(config) == tmp_path / ".radio-fake0.lock"
+    argv = ["survey", "--config", str(tmp_path / "sensor.yaml"), "--duration", "1",
+            "--dwell", "0.01"]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err == (f"evil-twin-monitor: error: fake0 is in use by another evil-twin-monitor "
+                   f"process (lock {lock_path(config)}), the sensor service or another survey; "
+                   "stop the service first: systemctl stop evil-twin-monitor\n")
+    assert (radio.opened, radio.tuned, captures) == (0, [], [])
+    daemon.release()
+    code, out, err = run(capsys, *argv)   # the sensor stopped: the survey runs
+    assert code == 0, err
+    assert radio.opened == 1 and radio.closed == 1
+    assert daemon.acquire(lock_path(config), "fake0") is None   # and gave the lock back
+    daemon.release()
+
+
+def test_live_survey_without_a_usable_lock_directory_warns_and_runs(monkeypatch, tmp_path,
+                                                                     capsys):
+    config, radio, _captures = fake_live(monkeypatch, tmp_path)
+    (tmp_path / "sensor.yaml").write_text((tmp_path / "sensor.yaml").read_text().replace(
+        "alerts.sqlite3", "missing/alerts.sqlite3"))
+    code, _out, err = run(capsys, "survey", "--config", str(tmp_path / "sensor.yaml"),
+                          "--duration", "1", "--dwell", "0.01")
+    assert code == 0, err
+    assert (f"warning: cannot check whether the sensor is using fake0 ({tmp_path / 'missing'}: "
+            "no such directory); stop the sensor service first") in err
+    assert radio.opened == 1
 
 
 # -- live, on the simulated monitor interface (root) ----------------------------------------

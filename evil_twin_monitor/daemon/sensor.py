@@ -51,6 +51,7 @@ from ..evidence.metrics import EvidenceCollector
 from ..metrics import MetricsError, MetricsServer, SensorMetrics, ap_status_of, serve
 from ..radio import RadioError, RadioInfo, make_radio
 from ..radio.base import TuneFailed
+from ..radio.lock import RadioLock, lock_path
 from ..registry import RegistryError
 from ..registry.yamlsource import Problem
 from ..sinks import LogSink
@@ -98,6 +99,7 @@ class Sensor:
             lambda: self.evidence, lambda: (self.config.facility, self.config.sensor_id)))
         self.radio = make_radio(config.radio)  # type: ignore[arg-type]
         self.radio_info: RadioInfo | None = None
+        self._radio_lock = RadioLock()  # held while the radio is open: a live survey checks it
         self.capture: LiveCapture | None = None
         self.plan: ChannelPlan | None = None
         self._hops: Any = iter(())
@@ -246,6 +248,12 @@ class Sensor:
     # -- radio and capture ------------------------------------------------------------
     def _connect(self) -> None:
         """Open the radio, plan the channels, open the capture (may raise)."""
+        # RadioBusy (not permanent) while a survey has the adapter: wait for it like for a
+        # missing adapter. A lock that cannot be used must not keep the sensor from running.
+        interface = self.config.radio.interface  # type: ignore[union-attr]
+        skipped = self._radio_lock.acquire(lock_path(self.config), interface)
+        if skipped is not None:
+            self.log.warning("radio_lock_skipped", reason=skipped)
         self.radio_info = self.radio.open()
         info = self.radio_info
         self.log.info("radio_ready", interface=self.config.radio.interface,  # type: ignore[union-attr]
@@ -384,6 +392,7 @@ class Sensor:
 
     def _close_radio(self, quiet: bool = False) -> None:
         self.radio.close()
+        self._radio_lock.release()
         if not quiet and self.radio_info is not None:
             self.log.info("radio_restored", interface=self.config.radio.interface)  # type: ignore[union-attr]
         self.radio_info = None

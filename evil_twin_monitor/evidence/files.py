@@ -17,7 +17,9 @@ pseudonyms and the offenders' frames, for the service user only.
 Retention goes by the time in the name (the alert's time, i.e. the age of
 the data), not by the file's mtime: replaying an old capture into the
 directory does not make its evidence young. Only names of this pattern are
-ever deleted; anything else in the directory is left alone.
+ever deleted; anything else in the directory is left alone. ``purge`` also
+spares the files that alerts it keeps name (``keep``): an alert raised
+before the date but still open, or ended after it, keeps its pcap.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Collection
 
 NS = 1_000_000_000
 NAME_RE = re.compile(r"^\.?(?P<time>\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)_(?P<rule>[a-z0-9_]+?)"
@@ -97,22 +100,47 @@ def write_evidence(directory: Path, name: str, content: bytes, sync: bool = Fals
         raise
 
 
-def delete_evidence_before(directory: str | os.PathLike[str], time_ns: int) -> int:
-    """Delete the evidence files (and left-over temporary files) of alerts
-    before ``time_ns``; returns how many were deleted. Other files are never
-    touched. A missing directory has nothing to delete; other problems
-    (permission denied) raise OSError."""
-    deleted = 0
+def evidence_before(directory: str | os.PathLike[str], time_ns: int,
+                    keep: Collection[str] = frozenset()) -> tuple[list[str], int]:
+    """(paths of the evidence files and left-over temporary files of alerts
+    before ``time_ns``, evidence files spared because ``keep`` names them).
+
+    ``keep`` holds file names (an alert's ``evidence_file``); a kept file's
+    temporary name is spared too (the daemon may be writing it). A missing
+    directory has nothing; other problems (permission denied) raise OSError."""
+    found: list[str] = []
+    kept = 0
     try:
         entries = list(os.scandir(directory))
     except FileNotFoundError:
-        return 0
+        return found, 0
     for entry in entries:
-        stamp = name_time_ns(entry.name)
+        match = NAME_RE.match(entry.name)
+        stamp = name_time_ns(entry.name) if match is not None else None
         if stamp is None or stamp >= time_ns or not entry.is_file(follow_symlinks=False):
             continue
+        if keep and _final_name(entry.name, match) in keep:
+            kept += match["tmp"] is None
+            continue
+        found.append(entry.path)
+    return found, kept
+
+
+def _final_name(name: str, match: re.Match[str]) -> str:
+    """``.x.pcap.tmp`` -> ``x.pcap``."""
+    return name[1:-4] if match["tmp"] is not None else name
+
+
+def delete_evidence_before(directory: str | os.PathLike[str], time_ns: int,
+                           keep: Collection[str] = frozenset()) -> int:
+    """Delete the evidence files (and left-over temporary files) of alerts
+    before ``time_ns``, except those ``keep`` names; returns how many were
+    deleted. Other files are never touched. A missing directory has nothing
+    to delete; other problems (permission denied) raise OSError."""
+    deleted = 0
+    for path in evidence_before(directory, time_ns, keep)[0]:
         try:
-            os.unlink(entry.path)
+            os.unlink(path)
         except FileNotFoundError:
             continue
         deleted += 1

@@ -11,17 +11,28 @@ already here, next to the ones before it.
 
 - **Per address, two rings.** Each address has a ring of its last `RING`
   advertisements (beacons, probe responses) and, made on first use, a ring
-  of its last `RING` other management frames (authentication, association,
-  deauthentication, probe requests...). Two rings, because an AP beacons ten
-  times a second: in one shared ring its beacons would push out the slow
-  deauthentication flood that the alert is about.
+  of its last `RING` other management frames (authentication and
+  association responses, deauthentication, disassociation). Two rings,
+  because an AP beacons ten times a second: in one shared ring its beacons
+  would push out the slow deauthentication flood that the alert is about.
+- **Never clients' own frames** (data minimisation): probe requests and
+  association requests are never kept, nor any other frame whose
+  transmitter (addr2) is not its BSSID (addr3), such as a phone's
+  authentication request, except beacons and probe responses (forged
+  ones differ in addr2 and addr3) and deauthentications and
+  disassociations (the forged half of a deauth flood carries a client's
+  address as transmitter; `pcapfile` cuts it to header and reason code).
+  Evidence is always the offender's frames (`frames_of` its BSSID), so a
+  phone's frames under its own address, with the names it asks for, would
+  be personal data held for nothing. The same test as rogue_hardware's
+  ``_sent_by_ap``.
 - **Which address.** A frame is kept under its transmitter (addr2). A
   beacon, probe response, deauthentication or disassociation whose BSSID
   (addr3) is another unicast address is kept under that BSSID too: forged
   frames "to the AP" carry a client's address as transmitter, and forged
   beacons sometimes differ in addr2 and addr3.
-- **Never kept**: frames with the Protected bit (an encrypted body is
-  payload), action frames (their bodies may carry other stations'
+- **Never kept** either: frames with the Protected bit (an encrypted body
+  is payload), action frames (their bodies may carry other stations'
   addresses: fast-transition and neighbour-report frames do) and
   reassociation requests (their body names the previous AP). Data and
   control frames never get here: the decoder makes no `Frame` of them.
@@ -51,8 +62,7 @@ from collections import OrderedDict, deque
 from typing import Iterable
 
 from ..decoding.frame import (
-    ASSOC_REQ, ASSOC_RESP, AUTH, BEACON, DEAUTH, DISASSOC, PROBE_REQ, PROBE_RESP, REASSOC_RESP,
-    Frame,
+    ASSOC_RESP, AUTH, BEACON, DEAUTH, DISASSOC, PROBE_RESP, REASSOC_RESP, Frame,
 )
 
 RING = 32                      # frames per ring (advertisements; other frames)
@@ -61,9 +71,12 @@ MAX_BYTES = 8 << 20
 FRAME_COST = 160               # bytes object header, the 4-tuple, the ring slot
 ADDRESS_COST = 1400            # key, entry list, one deque block, OrderedDict node
 
-# kind -> ring (0: advertisements, 1: other frames); kinds not listed are never kept.
-SLOT = {BEACON: 0, PROBE_RESP: 0, PROBE_REQ: 1, AUTH: 1, DEAUTH: 1, DISASSOC: 1,
-        ASSOC_REQ: 1, ASSOC_RESP: 1, REASSOC_RESP: 1}
+# kind -> ring (0: advertisements, 1: other frames); kinds not listed are never kept
+# (probe and association requests: only clients send them).
+SLOT = {BEACON: 0, PROBE_RESP: 0, AUTH: 1, DEAUTH: 1, DISASSOC: 1, ASSOC_RESP: 1,
+        REASSOC_RESP: 1}
+# Ring-1 kinds kept although their transmitter is not their BSSID (module notes).
+FROM_CLIENTS = frozenset({DEAUTH, DISASSOC})
 # Kinds also kept under their BSSID (addr3) when it differs from the transmitter.
 ALSO_UNDER_BSSID = frozenset({BEACON, PROBE_RESP, DEAUTH, DISASSOC})
 
@@ -92,14 +105,17 @@ class FrameRecorder:
 
     # -- hot path ---------------------------------------------------------------------
     def record(self, frame: Frame, data: bytes, linktype: int, _slot=SLOT.get,
-               _also=ALSO_UNDER_BSSID) -> None:
+               _also=ALSO_UNDER_BSSID, _from_clients=FROM_CLIENTS) -> None:
         """Keep ``data`` (the frame as captured, ``linktype`` its link header)."""
         kind = frame.kind
         slot = _slot(kind)
         if slot is None or frame.protected:
             return
-        item = (frame.ts_ns, kind, linktype, data)
         ta = frame.addr2
+        a3 = frame.addr3
+        if slot and ta != a3 and kind not in _from_clients:
+            return                              # a client's own frame (module notes)
+        item = (frame.ts_ns, kind, linktype, data)
         table = self._table
         entry = table.get(ta)
         if entry is None:
@@ -115,7 +131,6 @@ class FrameRecorder:
         else:
             self.bytes += len(data) + FRAME_COST
         ring.append(item)
-        a3 = frame.addr3
         if a3 != ta and kind in _also and a3 is not None and not a3[0] & 1:
             self._put(a3, slot, item)
         if self.bytes > self.max_bytes:

@@ -15,6 +15,13 @@ the city itself changed something:
   fingerprint_mismatch  new firmware or settings      the observed fingerprint added to the
                                                       AP's ``fingerprints``
 
+An ``unexpected_channel`` alert is approvable only for the channel the AP
+was heard *operating* on; one raised by a channel-switch announcement
+(CSA/ECSA, evidence ``announced_frequency_mhz``) is refused (`CSA_REFUSAL`):
+the announcement is a frame anyone can forge, and registering its target
+would register the attacker's channel. A real move shows up as an ordinary
+alert once the AP operates on the new channel.
+
 Every other rule is refused (`REFUSALS` says why, one line each): what they
 report is an attack pattern, and there is no registry entry that would make
 it legitimate; "approving" it would only silence the next attack. An
@@ -91,6 +98,18 @@ REFUSALS: dict[str, str] = {
     "ap_missing": "a registered AP fell silent (unplugged, or jammed so that a twin takes over); if "
                   "it was retired, remove its entry by hand",
 }
+
+# An unexpected_channel alert opened by a channel-switch announcement (CSA/ECSA)
+# says where the AP was *told* to go, in a frame anyone can forge; only where
+# the AP was heard operating is approvable ({} is the announced channel).
+# While the alert is open, the AP's frames on the new channel only repeat it
+# (the engine's key is rule, facility, SSID, BSSID): the ordinary alert comes
+# once it has closed, so the line also names the way that always works.
+CSA_REFUSAL = ("it reports a channel-switch announcement to {}, and a forged channel switch "
+               "is an attack that lures users onto the attacker's channel; if the access point "
+               "really moved (check on site), approve the ordinary unexpected_channel alert its "
+               "frames on the new channel raise once this one has closed (a sensor restart "
+               "closes it), or add the channel to its entry by hand")
 
 # Alerts about the same BSSID that make an approval unsafe when their time
 # overlaps the approved alert's (within CONFLICT_MARGIN_NS).
@@ -309,12 +328,14 @@ def _facility_for(alert: AlertLike, registry: Registry, given: str | None,
 
 def _new_frequency(alert: AlertLike, ap: AccessPoint) -> NewFrequency:
     evidence = alert.evidence
-    freq = None
-    for key in ("announced_frequency_mhz", "observed_frequency_mhz"):
-        if isinstance(evidence.get(key), int):
-            freq = evidence[key]
-            break
-    freq = freq or alert.frequency_mhz
+    if "announced_frequency_mhz" in evidence or evidence.get("element") in ("csa", "ecsa"):
+        announced = evidence.get("announced_frequency_mhz")
+        where = (channel_label(announced) if isinstance(announced, int)
+                 and frequency_to_channel(announced) is not None else "another channel")
+        raise ApproveError(f"alert {alert.id} cannot be approved: {CSA_REFUSAL.format(where)}")
+    freq = evidence.get("observed_frequency_mhz")
+    if not isinstance(freq, int):
+        freq = alert.frequency_mhz
     if not freq or frequency_to_channel(freq) is None:
         raise ApproveError(f"alert {alert.id} does not say which channel to allow; "
                            "edit the registry by hand")

@@ -29,6 +29,37 @@ Arithmetic, all of it in `_Accumulator`:
   answers "was it on the air", not "how many beacons". With several sensors
   at one facility the seconds of all of them are added up.
 
+The store does this arithmetic's sums in SQL (`AlertStore.health_spans`,
+`AlertStore.presence_spans`): samples that lie in one chart bucket arrive as
+one sum, a sample across a bucket boundary on its own, so memory does not
+grow with the number of samples (a month of 20 APs is 864,000 presence rows).
+
+Alerts
+------
+- **Alerts without a facility are included.** A sensor or a ``replay``
+  without a facility stores alerts with none; the store cannot say where
+  they were seen, so they count in every facility's report of the period,
+  in the verdict and the headline like the others, marked "stored without a
+  facility", with a note saying how many. The alternative, refusing to
+  report (exit 2), would leave the contractor without a report for a store
+  that is otherwise fine; leaving them out gave an all-clear over critical
+  alerts. A store with no data for any facility but such alerts still exits
+  2, asking for ``--facility``.
+- **Bounded list.** Counts per rule and per chart bucket come from SQL; the
+  alerts are grouped per rule and BSSID (at most `GROUPS_SHOWN` groups, the
+  most severe, then the largest first; the table is shown when some group
+  holds several alerts) and at most `ALERTS_SHOWN` are listed one by one
+  (the most severe, then the first seen; shown oldest first). The report
+  says how many more there are and gives the ``alerts --since/--until``
+  command that lists them all, so a flood of 50,000 alerts makes a report of
+  a few hundred kilobytes, not tens of megabytes.
+- **Evidence files.** With the evidence directory known (`EvidenceCheck`:
+  ``--config``'s ``evidence`` section or ``--evidence DIR``), a listed
+  alert's file that is no longer there is marked "deleted by retention" when
+  the alert is older than ``retention_days``, else "missing"; a directory
+  that cannot be read is not guessed about, and the report says whether the
+  files were checked.
+
 Everything shown that came from the store or the registry passes through
 `one_line` (no line breaks, controls or bidi overrides survive); the
 renderers add HTML or Markdown escaping on top (`render`).
@@ -38,10 +69,13 @@ from __future__ import annotations
 
 import calendar
 import json
+import os
 import re
+import shlex
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta, timezone, tzinfo
+from pathlib import Path
 from typing import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,13 +84,18 @@ from ..decoding.text import printable_ssid
 from ..registry.model import AccessPoint, Facility, Registry
 from ..rules.base import SEVERITIES
 from ..store.command import one_line
-from ..store.db import AlertStore, HealthRow, PresenceRow, StoredAlert
+from ..store.db import AlertGroup, AlertStore, HealthSpan, PresenceSpan, StoredAlert
 
 NS = 1_000_000_000
+NS_MAX = 2**63 - 1           # the store's times are SQLite integers (signed 64 bits)
+FIRST_DAY = date(1970, 1, 1)  # times before the epoch are never written
+LAST_DAY = date(2262, 4, 10)  # the last whole day before NS_MAX (2262-04-11T23:47:16Z)
 MAX_DAYS = 3660
 AVAILABILITY_WARN = 0.90     # an AP heard less than this share of the listening time is named
 UPTIME_WARN = 0.99           # below this the summary says how long the sensor was deaf
 DROP_WARN = 0.001            # kernel drops above this share of frames are reported
+ALERTS_SHOWN = 200           # alerts listed one by one; the rest by group and a command
+GROUPS_SHOWN = 200           # groups of alerts (rule and BSSID) listed
 EVIDENCE_KEYS = 8            # evidence values shown per alert
 EVIDENCE_CHARS = 160         # characters per evidence value
 _HIDDEN_EVIDENCE = frozenset({"evidence_file", "frame", "last_frame", "repeats", "last_seen",
@@ -180,7 +219,8 @@ class Period:
 
 
 def parse_period(from_text: str, to_text: str, tz_name: str = "UTC") -> Period:
-    """``--from``/``--to`` dates (YYYY-MM-DD, both days included) in ``tz_name``."""
+    """``--from``/``--to`` dates (YYYY-MM-DD, both days included) in ``tz_name``,
+    within `FIRST_DAY`..`LAST_DAY` (what the store's nanosecond integers hold)."""
     tz = _timezone(tz_name)
     first = _date(from_text, "--from")
     last = _date(to_text, "--to")
@@ -188,9 +228,15 @@ def parse_period(from_text: str, to_text: str, tz_name: str = "UTC") -> Period:
         raise ReportError(f"--to {to_text} is before --from {from_text}")
     if (last - first).days >= MAX_DAYS:
         raise ReportError(f"--from {from_text} --to {to_text}: at most {MAX_DAYS} days per report")
-    start = datetime.combine(first, dtime(0), tz)
-    end = datetime.combine(last + timedelta(days=1), dtime(0), tz)
-    return Period(first, last, tz, tz_name, _ns(start), _ns(end))
+    try:
+        start = _ns(datetime.combine(first, dtime(0), tz))
+        end = _ns(datetime.combine(last + timedelta(days=1), dtime(0), tz))
+    except (OverflowError, ValueError):  # only a time zone's rules could still get here
+        start = end = NS_MAX + 1
+    if not -NS_MAX <= start < end <= NS_MAX:
+        raise ReportError(f"--from {from_text} --to {to_text}: outside the days the alert store "
+                          f"can hold ({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})")
+    return Period(first, last, tz, tz_name, start, end)
 
 
 def _timezone(name: str) -> tzinfo:
@@ -207,10 +253,14 @@ def _date(text: str, option: str) -> date:
     try:
         if not _DATE.match(text):
             raise ValueError
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ReportError(f"{option} {text!r}: not a date; use YYYY-MM-DD, "
                           "like 2026-11-01") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ReportError(f"{option} {text}: outside the days the alert store can hold "
+                          f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})")
+    return day
 
 
 def _ns(moment: datetime) -> int:
@@ -283,6 +333,38 @@ class ReportAlert:
     message: str
     evidence: list[tuple[str, str]]
     evidence_file: str | None
+    evidence_gone: str | None = None   # 'deleted by retention', 'missing'; None: there or unchecked
+    no_facility: bool = False          # stored without a facility (see the module docstring)
+
+
+@dataclass
+class AlertGroupRow:
+    """The alerts of one rule and one BSSID (a flood of alerts reads as a few lines)."""
+
+    rule: str
+    title: str
+    bssid: str
+    ssid: str | None      # the SSID, or one of them (``ssids`` says how many)
+    ssids: int
+    count: int
+    seen: int
+    severity: str         # the most severe
+    severities: str       # '12 critical, 1 medium'
+    first: str
+    last: str
+
+    @property
+    def count_text(self) -> str:
+        return _count(self.count, "alert")
+
+
+@dataclass(frozen=True)
+class EvidenceCheck:
+    """Where the evidence files are, to mark the ones already gone. ``retention_days``
+    None or 0: unknown or never deleted, so a gone file is just 'missing'."""
+
+    directory: Path
+    retention_days: int | None = None
 
 
 @dataclass
@@ -327,13 +409,30 @@ class FacilityReport:
     length_s: float
     aps: list[ApRow]
     sensors: list[SensorRow]
-    alerts: list[ReportAlert]
+    alerts: list[ReportAlert]              # at most ALERTS_SHOWN: the most severe, oldest first
+    alert_total: int                       # all alerts of the period
+    groups: list[AlertGroupRow]            # per rule and BSSID, at most GROUPS_SHOWN
+    group_total: int
+    more_alerts: str                       # the command listing them all ('' when all are shown)
+    unattributed: int                      # alerts included that carry no facility
+    evidence_note: str                     # how (and whether) evidence files were checked
     buckets: list[Bucket]
     alert_counts: list[dict[str, int]]     # per bucket: severity -> alerts first seen in it
     listening_by_bucket: list[float]       # per bucket: share of the time the capture was open
     presence_by_bucket: list[float]        # per bucket: listening seconds with presence recorded
     summary: Summary
     severities: tuple[str, ...] = SEVERITIES
+
+    @property
+    def hidden_alerts(self) -> int:
+        """Alerts of the period not listed one by one."""
+        return self.alert_total - len(self.alerts)
+
+    @property
+    def show_groups(self) -> bool:
+        """The table of groups says something the list does not: some rule and
+        address raised several alerts."""
+        return bool(self.groups) and self.group_total < self.alert_total
 
     @property
     def uptime(self) -> float:
@@ -362,14 +461,20 @@ def facility_ids(registry: Registry, store: AlertStore, wanted: str | None) -> l
     present = set(store.facilities())
     chosen = [f for f in known if f in present]
     if not chosen:
-        raise ReportError(f"{store.path}: no data for any facility of the registry; name one "
-                          f"with --facility (known: {', '.join(known) or 'none'})")
+        loose = store.unattributed(-NS_MAX, NS_MAX)
+        held = (f" (it holds {_count(loose, 'alert')} without a facility: name the facility "
+                "where they were recorded)") if loose else ""
+        raise ReportError(f"{store.path}: no data for any facility of the registry{held}; name "
+                          f"one with --facility (known: {', '.join(known) or 'none'})")
     return chosen
 
 
 def gather(store: AlertStore, registry: Registry, facility_id: str, period: Period, *,
-           now_ns: int, sources: Iterable[str] = ()) -> FacilityReport:
-    """Everything one facility's report shows (see the module docstring)."""
+           now_ns: int, sources: Iterable[str] = (), alerts_source: str | None = None,
+           evidence: EvidenceCheck | None = None) -> FacilityReport:
+    """Everything one facility's report shows (see the module docstring).
+    ``alerts_source`` is how ``alerts`` finds this store (``--store PATH``),
+    for the command that lists the alerts the report leaves out."""
     facility = registry.facility(facility_id)
     if facility is None:
         raise ReportError(f"--facility {facility_id}: no such facility in the registry")
@@ -378,24 +483,44 @@ def gather(store: AlertStore, registry: Registry, facility_id: str, period: Peri
     if end <= start:
         raise ReportError(f"--from {period.first.isoformat()}: the period has not begun yet")
     buckets = make_buckets(period, end)
+    edges = [b.start_ns for b in buckets] + [end]
     acc = _Accumulator(buckets, start, end, period.tz)
-    presence = store.presence(facility_id, start, end)
-    health_all = store.health(None, start, end)
-    sensors = {h.sensor for h in health_all if h.facility == facility_id}
-    sensors |= {p.sensor for p in presence}
-    health = [h for h in health_all if h.sensor in sensors]
-    acc.add_health(health)
+    acc.add_health(store.health_spans(facility_id, start, end, edges))
     aps = _ap_rows(facility, registry)
-    acc.add_presence(presence, aps)
+    acc.add_presence(store.presence_spans(facility_id, start, end, edges), aps)
     for row in acc.sensors.values():
         row.uptime = row.up_s / (end - start) * NS
-    alerts = list(reversed(store.query(facility=facility_id, since_ns=start, until_ns=end)))
+
+    # Alerts: the facility's, and those that carry none (never an all-clear over them).
+    selection = (facility_id, start, end)
+    by_rule, _ = store.alert_groups(*selection, by=("rule",), severities=SEVERITIES,
+                                    unattributed=True)
+    total = sum(g.count for g in by_rule)
+    unattributed = sum(g.unattributed for g in by_rule)
     alert_counts: list[dict[str, int]] = [{} for _ in buckets]
-    edges = [b.start_ns for b in buckets]
-    for alert in alerts:
-        i = max(0, bisect_right(edges, max(alert.time_ns, start)) - 1)
-        alert_counts[i][alert.severity] = alert_counts[i].get(alert.severity, 0) + 1
-    rows = [_alert_row(a, period.tz) for a in alerts]
+    for i, severity, count in store.alert_histogram(*selection, edges, unattributed=True):
+        counts = alert_counts[min(max(i, 0), len(buckets) - 1)]
+        counts[severity] = counts.get(severity, 0) + count
+    groups, group_total = store.alert_groups(*selection, by=("rule", "bssid"),
+                                             severities=SEVERITIES, unattributed=True,
+                                             limit=GROUPS_SHOWN)
+    shown = store.alerts_by_severity(*selection, severities=SEVERITIES, limit=ALERTS_SHOWN,
+                                     unattributed=True)
+    shown.sort(key=lambda a: (a.time_ns, a.id))
+    check, evidence_note = _evidence_check(evidence)
+    rows = [_alert_row(a, period.tz, check, now_ns) for a in shown]
+    gone = [r for r in rows if r.evidence_gone]
+    if gone:
+        evidence_note += (f" {_count(len(gone), 'evidence file')} of the alerts listed below "
+                          f"{'is' if len(gone) == 1 else 'are'} no longer there.")
+    if not any(r.evidence_file for r in rows):
+        evidence_note = ""
+    more = ""
+    if total > len(rows):
+        source = alerts_source or f"--store {shlex.quote(str(store.path))}"
+        only = "" if unattributed else f" --facility {facility_id}"
+        more = (f"evil-twin-monitor alerts {source}{only} --since {_utc(start)} "
+                f"--until {_utc(-(-end // NS) * NS)} --limit 0")  # whole seconds, rounded up
     report = FacilityReport(
         facility=facility.id, facility_name=one_line(facility.name), period=period,
         period_text=_period_text(period, end),
@@ -404,11 +529,14 @@ def gather(store: AlertStore, registry: Registry, facility_id: str, period: Peri
         has_samples=store.has_samples(), presence_recorded=acc.presence_recorded,
         length_s=(end - start) / NS, aps=list(aps.values()),
         sensors=sorted(acc.sensors.values(), key=lambda s: s.sensor), alerts=rows,
+        alert_total=total, groups=[_group_row(g, period.tz) for g in groups],
+        group_total=group_total, more_alerts=one_line(more), unattributed=unattributed,
+        evidence_note=evidence_note,
         buckets=buckets, alert_counts=alert_counts,
         listening_by_bucket=acc.listening_shares(),
         presence_by_bucket=acc.listening_by_bucket,
         summary=Summary("", "", "", [], []))
-    report.summary = summarize(report, alerts)
+    report.summary = summarize(report, by_rule)
     return report
 
 
@@ -458,8 +586,6 @@ class _Accumulator:
         self.up_by_bucket = [0.0] * len(buckets)
         self.listening_by_bucket = [0.0] * len(buckets)
         self.presence_recorded = False
-        # (sensor, time_ns) -> (effective start ns, end ns, open seconds)
-        self._spans: dict[tuple[str, int], tuple[int, int, float]] = {}
 
     def spread(self, lo: int, hi: int, amount: float, into: list[float] | None) -> float:
         """Add ``amount``, spread evenly over [lo, hi), to the buckets it
@@ -485,55 +611,45 @@ class _Accumulator:
         return [up / ((hi - lo) / NS) / sensors if hi > lo else 0.0
                 for up, lo, hi in zip(self.up_by_bucket, self.edges, self.edges[1:])]
 
-    def add_health(self, rows: list[HealthRow]) -> None:
-        previous_end: dict[str, int] = {}
-        last_end: dict[str, int] = {}
-        for h in sorted(rows, key=lambda r: (r.sensor, r.time_ns)):
-            interval_ns = int(h.interval_s * NS)
-            end = h.time_ns
-            lo = max(end - interval_ns, previous_end.get(h.sensor, end - interval_ns))
-            previous_end[h.sensor] = max(end, previous_end.get(h.sensor, end))
-            if end <= lo:
-                continue
-            share = (end - lo) / interval_ns if interval_ns > 0 else 0.0
-            up = h.up_s * share
-            self._spans[(h.sensor, h.time_ns)] = (lo, end, up)
-            inside = self.spread(lo, end, 1.0, None)  # the share of the sample in the period
+    def add_health(self, spans: Iterable[HealthSpan]) -> None:
+        """Sensors' samples, summed per bucket by the store (`AlertStore.health_spans`)."""
+        first: dict[str, int] = {}
+        last: dict[str, int] = {}
+        for span in spans:
+            lo, hi = span.lo_ns, span.hi_ns
+            inside = self.spread(lo, hi, 1.0, None)  # the share of the span in the period
             if inside <= 0:
                 continue
-            row = self.sensors.get(h.sensor)
+            row = self.sensors.get(span.sensor)
             if row is None:
-                row = self.sensors[h.sensor] = SensorRow(sensor=h.sensor or "unnamed sensor")
-            row.samples += 1
-            row.up_s += self.spread(lo, end, up, self.up_by_bucket)
-            row.frames += h.frames * share * inside
-            row.kernel_drops += h.kernel_drops * share * inside
-            if row.first_sample is None:
-                row.first_sample = _local(max(lo, self.start_ns), self.tz)
-            last_end[h.sensor] = min(end, self.end_ns)
-            if h.presence:
+                row = self.sensors[span.sensor] = SensorRow(sensor=span.sensor or "unnamed sensor")
+            row.samples += span.samples
+            row.up_s += self.spread(lo, hi, span.up_s, self.up_by_bucket)
+            row.frames += span.frames * inside
+            row.kernel_drops += span.kernel_drops * inside
+            first[span.sensor] = min(first.get(span.sensor, NS_MAX), max(lo, self.start_ns))
+            last[span.sensor] = max(last.get(span.sensor, -NS_MAX), min(hi, self.end_ns))
+            if span.presence:
                 self.presence_recorded = True
-                self.spread(lo, end, up, self.listening_by_bucket)
-        for sensor, ns in last_end.items():
-            self.sensors[sensor].last_sample = _local(ns, self.tz)
+                self.spread(lo, hi, span.listening_s, self.listening_by_bucket)
+        for sensor, row in self.sensors.items():
+            row.first_sample = _local(first[sensor], self.tz)
+            row.last_sample = _local(last[sensor], self.tz)
 
-    def add_presence(self, rows: list[PresenceRow], aps: dict[str, ApRow]) -> None:
+    def add_presence(self, spans: Iterable[PresenceSpan], aps: dict[str, ApRow]) -> None:
+        """Registry entries heard, summed per bucket by the store (`AlertStore.presence_spans`)."""
         listening = sum(self.listening_by_bucket)
         for ap in aps.values():
             ap.listening_s = listening
             ap.heard_by_bucket = [0.0] * len(self.listening_by_bucket)
         last: dict[str, int] = {}
-        for p in rows:
-            ap = aps.get(p.bssid)
+        for span in spans:
+            ap = aps.get(span.bssid)
             if ap is None:  # an entry no longer in the registry
                 continue
-            span = self._spans.get((p.sensor, p.time_ns))
-            if span is None:  # no health row: the interval as written, assumed open
-                span = (p.time_ns - int(p.interval_s * NS), p.time_ns, p.interval_s)
-            lo, hi, up = span
-            ap.heard_s += self.spread(lo, hi, up, ap.heard_by_bucket)
-            ap.frames += p.frames
-            last[p.bssid] = max(last.get(p.bssid, 0), min(hi, self.end_ns))
+            ap.heard_s += self.spread(span.lo_ns, span.hi_ns, span.heard_s, ap.heard_by_bucket)
+            ap.frames += span.frames
+            last[span.bssid] = max(last.get(span.bssid, -NS_MAX), span.last_ns)
         for bssid, ns in last.items():
             aps[bssid].last_heard = _local(ns, self.tz)
 
@@ -556,11 +672,11 @@ def _channels(ap: AccessPoint) -> str:
     return ", ".join(parts)
 
 
-def _alert_row(alert: StoredAlert, tz: tzinfo) -> ReportAlert:
+def _alert_row(alert: StoredAlert, tz: tzinfo, evidence: EvidenceCheck | None = None,
+               now_ns: int = 0) -> ReportAlert:
     title = RULE_TEXT.get(alert.rule, (alert.rule, "", ""))[0]
-    evidence = alert.evidence
     shown: list[tuple[str, str]] = []
-    for key, value in evidence.items():
+    for key, value in alert.evidence.items():
         if key in _HIDDEN_EVIDENCE:
             continue
         if len(shown) == EVIDENCE_KEYS:
@@ -572,7 +688,8 @@ def _alert_row(alert: StoredAlert, tz: tzinfo) -> ReportAlert:
         if len(text) > EVIDENCE_CHARS:
             text = text[:EVIDENCE_CHARS - 1] + "…"
         shown.append((one_line(key), text))
-    file = evidence.get("evidence_file")
+    file = alert.evidence.get("evidence_file")
+    file = str(file) if file not in (None, "") else None
     return ReportAlert(
         id=alert.id, time=_local(alert.time_ns, tz), last_seen=_local(alert.last_seen_ns, tz),
         rule=one_line(alert.rule), title=title, severity=one_line(alert.severity),
@@ -582,21 +699,76 @@ def _alert_row(alert: StoredAlert, tz: tzinfo) -> ReportAlert:
         channel=str(alert.channel) if alert.channel else (
             f"{alert.frequency_mhz} MHz" if alert.frequency_mhz else "-"),
         message=one_line(alert.message), evidence=shown,
-        evidence_file=one_line(file) if file not in (None, "") else None)
+        evidence_file=one_line(file) if file is not None else None,
+        evidence_gone=_evidence_gone(file, alert.time_ns, evidence, now_ns),
+        no_facility=alert.facility is None)
+
+
+def _group_row(group: AlertGroup, tz: tzinfo) -> AlertGroupRow:
+    rule, bssid = group.key
+    order = [s for s in SEVERITIES if group.by_severity.get(s)]
+    return AlertGroupRow(
+        rule=one_line(rule), title=RULE_TEXT.get(rule, (rule, "", ""))[0],
+        bssid=one_line(bssid or "-"), ssid=one_line(group.ssid) if group.ssid is not None else None,
+        ssids=group.ssids, count=group.count, seen=group.seen,
+        severity=order[0] if order else "other", severities=_severity_counts(group),
+        first=_local(group.first_ns, tz), last=_local(group.last_ns, tz))
+
+
+# -- evidence files -------------------------------------------------------------------------------
+def _evidence_check(evidence: EvidenceCheck | None) -> tuple[EvidenceCheck | None, str]:
+    """The check to make (None: none) and the sentence that says so."""
+    if evidence is None:
+        return None, ("Evidence files were not checked: name the evidence directory with "
+                      "--evidence DIR (or use --config) to mark the ones already deleted.")
+    where = one_line(str(evidence.directory))
+    try:
+        with os.scandir(evidence.directory) as entries:
+            next(entries, None)
+    except OSError as exc:
+        reason = "does not exist" if isinstance(exc, FileNotFoundError) else \
+            f"cannot be read ({one_line(exc.strerror or exc)})"
+        return None, f"Evidence files were not checked: the evidence directory {where} {reason}."
+    return evidence, (f"Evidence files were looked up in {where} when this report was made; "
+                      "the ones no longer there are marked.")
+
+
+def _evidence_gone(name: str | None, time_ns: int, evidence: EvidenceCheck | None,
+                   now_ns: int) -> str | None:
+    """'deleted by retention' or 'missing' when ``name`` is not in the evidence
+    directory; None when it is there or cannot be checked. Evidence file names are
+    plain names in that directory; anything else cannot be one of ours."""
+    if evidence is None or name is None:
+        return None
+    if name in (".", "..") or os.sep in name or "\0" in name or \
+            (os.altsep is not None and os.altsep in name):
+        return "missing"
+    try:
+        os.stat(evidence.directory / name)
+        return None
+    except FileNotFoundError:
+        pass
+    except OSError:  # unreadable, too long a name...: say nothing rather than guess
+        return None
+    days = evidence.retention_days
+    if days and time_ns < now_ns - days * 86_400 * NS:
+        return "deleted by retention"
+    return "missing"
 
 
 # -- the summary a non-expert signs off --------------------------------------------------------
-def summarize(report: FacilityReport, alerts: list[StoredAlert]) -> Summary:
-    """The verdict, a headline sentence, notes, and what happened with what to do."""
+def summarize(report: FacilityReport, by_rule: list[AlertGroup]) -> Summary:
+    """The verdict, a headline sentence, notes, and what happened with what to do,
+    from the period's alerts counted per rule (`AlertStore.alert_groups`)."""
     name = report.facility_name if report.facility_name == report.facility else \
         f"{report.facility_name} ({report.facility})"
     where = f"at {name}"
     when = report.period.when
     When = when[:1].upper() + when[1:]  # noqa: N806 (the same words at a sentence's start)
-    imitations = [a for a in alerts if a.rule in IMPERSONATION_RULES]
-    imitated = (f"{_count(len(imitations), 'alert')} about devices imitating the ward's networks "
-                f"({_severity_counts(imitations)})" if imitations else "")
-    below = " What happened and what to do is listed below." if imitations else ""
+    imitations = _merge([g for g in by_rule if g.key[0] in IMPERSONATION_RULES])
+    imitated = (f"{_count(imitations.count, 'alert')} about devices imitating the ward's "
+                f"networks ({_severity_counts(imitations)})" if imitations.count else "")
+    below = " What happened and what to do is listed below." if imitations.count else ""
     sensors = report.sensors
     listened = report.has_samples and bool(sensors)
     if not report.has_samples:
@@ -607,7 +779,7 @@ def summarize(report: FacilityReport, alerts: list[StoredAlert]) -> Summary:
     elif not listened:
         headline = (f"No record shows the sensor {where} listening {when}: it was not running, or "
                     "wrote to another alert store. This period cannot be signed off as checked.")
-        if imitations:
+        if imitations.count:
             headline += f" The store still holds {imitated}.{below}"
     else:
         if len(sensors) == 1:
@@ -616,15 +788,23 @@ def summarize(report: FacilityReport, alerts: list[StoredAlert]) -> Summary:
             parts = [f"{percent(s.uptime)} ({s.sensor})" for s in sensors]
             ran = (f"the {len(sensors)} sensors {where} ran " + ", ".join(parts[:-1])
                    + f" and {parts[-1]} of the time")
-        if imitations:
+        if imitations.count:
             they = "it" if len(sensors) == 1 else "they"
             headline = f"{When} {ran}; {they} raised {imitated}.{below}"
         else:
             caveat = "" if report.uptime >= UPTIME_WARN else " while it was listening"
             headline = f"{When} {ran}; no fake access point imitated the ward's " \
                        f"networks{caveat}."
-    happenings = _happenings(alerts, report.period.tz)
+    happenings = _happenings(by_rule, report.period.tz)
     notes: list[str] = []
+    if report.unattributed:
+        notes.append(f"{_count(report.unattributed, 'alert')} of this period "
+                     f"{'carries' if report.unattributed == 1 else 'carry'} no facility (recorded "
+                     "by a sensor or a replay without one) and "
+                     f"{'is' if report.unattributed == 1 else 'are'} included here, because the "
+                     "store cannot say where "
+                     f"{'it was' if report.unattributed == 1 else 'they were'} seen. Set "
+                     "sensor.facility (or replay with --facility) so that alerts name it.")
     other = [h for h in happenings if h.rule not in IMPERSONATION_RULES]
     if other:
         total = sum(h.count for h in other)
@@ -643,7 +823,8 @@ def summarize(report: FacilityReport, alerts: list[StoredAlert]) -> Summary:
                          f"({percent(ratio)}) were dropped before it could look at them. "
                          "Consider a faster machine or fewer channels.")
         notes.extend(_availability_notes(report))
-    serious = [a for a in alerts if a.severity in ("critical", "high", "medium")]
+    serious = sum(g.by_severity.get(s, 0) for g in by_rule for s in ("critical", "high", "medium"))
+    serious += sum(g.count - sum(g.by_severity.values()) for g in by_rule)  # unknown: assume so
     weak_aps = [a for a in report.aps
                 if a.availability is not None and a.availability < AVAILABILITY_WARN]
     if report.has_samples and not listened:
@@ -674,31 +855,37 @@ def _availability_notes(report: FacilityReport) -> list[str]:
             "network operator whether they were switched off, moved or broken."]
 
 
-def _happenings(alerts: list[StoredAlert], tz: tzinfo) -> list[Happening]:
-    by_rule: dict[str, list[StoredAlert]] = {}
-    for alert in alerts:
-        by_rule.setdefault(alert.rule, []).append(alert)
+def _happenings(by_rule: list[AlertGroup], tz: tzinfo) -> list[Happening]:
     order = {s: i for i, s in enumerate(SEVERITIES)}
     result = []
-    for rule, group in by_rule.items():
+    for group in by_rule:
+        rule = group.key[0]
         title, meaning, action = RULE_TEXT.get(
             rule, (rule, "An alert of a rule this version does not describe.",
                    "See the alert's message."))
-        result.append(Happening(
-            rule=one_line(rule), title=title, count=len(group), severities=_severity_counts(group),
-            first=_local(min(a.time_ns for a in group), tz),
-            last=_local(max(a.last_seen_ns for a in group), tz), meaning=meaning, action=action))
-    result.sort(key=lambda h: (min(order.get(a.severity, 9) for a in by_rule[h.rule]),
-                               -h.count, h.rule))
-    return result
+        result.append((min([order[s] for s, n in group.by_severity.items() if n] or [9]),
+                       Happening(rule=one_line(rule), title=title, count=group.count,
+                                 severities=_severity_counts(group),
+                                 first=_local(group.first_ns, tz), last=_local(group.last_ns, tz),
+                                 meaning=meaning, action=action)))
+    result.sort(key=lambda item: (item[0], -item[1].count, item[1].rule))
+    return [h for _, h in result]
 
 
-def _severity_counts(alerts: list[StoredAlert]) -> str:
-    counts: dict[str, int] = {}
-    for alert in alerts:
-        counts[alert.severity] = counts.get(alert.severity, 0) + 1
-    ordered = [s for s in SEVERITIES if s in counts] + sorted(set(counts) - set(SEVERITIES))
-    return ", ".join(f"{counts[s]} {one_line(s)}" for s in ordered)
+def _merge(groups: list[AlertGroup]) -> AlertGroup:
+    """Several groups' counts as one (first, last and SSIDs are not needed)."""
+    counts = {s: sum(g.by_severity.get(s, 0) for g in groups) for s in SEVERITIES}
+    return AlertGroup((), sum(g.count for g in groups), 0, 0, sum(g.seen for g in groups), 0,
+                      None, sum(g.unattributed for g in groups), counts)
+
+
+def _severity_counts(group: AlertGroup) -> str:
+    """'3 critical, 1 medium' (severities this version does not know: 'other')."""
+    parts = [f"{group.by_severity[s]} {s}" for s in SEVERITIES if group.by_severity.get(s)]
+    other = group.count - sum(group.by_severity.values())
+    if other:
+        parts.append(f"{other} other")
+    return ", ".join(parts)
 
 
 # -- formatting --------------------------------------------------------------------------------
@@ -733,6 +920,11 @@ def _local(ns: int, tz: tzinfo) -> str:
     """'2026-11-03 14:05:09 JST' in the report's time zone."""
     moment = datetime.fromtimestamp(ns // NS, tz=timezone.utc).astimezone(tz)
     return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.tzname() or "")
+
+
+def _utc(ns: int) -> str:
+    """RFC 3339 in UTC to the second, as ``alerts --since/--until`` take it."""
+    return datetime.fromtimestamp(ns // NS, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _period_text(period: Period, end_ns: int) -> str:

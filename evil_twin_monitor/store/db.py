@@ -35,6 +35,11 @@ times registered entries; BSSIDs inside a prefix entry share its row) and
 go with the alerts' retention. A sample is keyed by sensor and time, so
 writing it twice (a retried batch, a capture replayed again) keeps one row.
 A reader of a schema-1 file (read-only, it cannot migrate) sees no samples.
+
+Reports read through aggregating queries (``health_spans``, ``presence_spans``,
+``alert_groups``, ``alert_histogram``, ``alerts_by_severity``): SQLite sums the
+samples per sensor or registry entry and chart bucket and groups the alerts,
+so a month of per-minute samples or a flood of alerts never sits in memory.
 """
 
 from __future__ import annotations
@@ -44,9 +49,11 @@ import hashlib
 import json
 import os
 import sqlite3
+from bisect import bisect_right
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Sequence
 from urllib.parse import quote
 
 from ..timestamps import rfc3339
@@ -377,6 +384,7 @@ class AlertStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA secure_delete = ON")   # purged rows are overwritten, not left
+            conn.execute("PRAGMA journal_size_limit = 0")   # a reset WAL drops its old frames
             if version < SCHEMA_VERSION:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -520,6 +528,133 @@ class AlertStore:
         sql += " ORDER BY time_ns, sensor"
         return [tuple(r) for r in self.conn.execute(sql, params)]
 
+    # -- reading for reports: aggregated in SQL, bounded in memory ----------------------------
+    # A month of per-minute samples of 20 access points is close to a million
+    # rows, and a BSSID flood tens of thousands of alerts: a report must not
+    # hold them in Python. The readers below let SQLite group them: samples per
+    # sensor (or registry entry) and chart bucket, alerts per rule, BSSID or
+    # bucket, plus a bounded list of single alerts.
+
+    def health_spans(self, facility: str, since_ns: int, until_ns: int,
+                     edges: Sequence[int]) -> list[HealthSpan]:
+        """The facility's sensors' health samples overlapping [since, until),
+        summed per sensor and bucket of ``edges`` (sorted bucket boundaries).
+
+        A sensor of the facility is one with a health sample of it, or with a
+        presence sample of its access points (`replay` without ``--facility``
+        writes health rows with an empty facility). Samples of one sensor that
+        overlap count the overlap once: a sample starts no earlier than the
+        previous one ended (``lo_ns``); its counters are cut in proportion. A
+        span whose samples all lie in one bucket is their sum; a sample across
+        a bucket boundary (or the period's end) comes as a span of its own, so
+        the caller can divide it in proportion."""
+        if not self.has_samples():
+            return []
+        sql = f"""
+            WITH sensors AS (
+                SELECT sensor FROM health WHERE facility = :facility AND {_overlaps()}
+                UNION SELECT sensor FROM ap_presence WHERE facility = :facility AND {_overlaps()}
+            ), {_HEALTH_CUTS}
+            SELECT sensor, min(lo), max(hi), count(*), sum(up_s * share), sum(frames * share),
+                   sum(kernel_drops * share), sum(CASE WHEN presence THEN up_s * share ELSE 0 END),
+                   max(presence != 0)
+            FROM h WHERE hi > lo AND sensor IN sensors
+            GROUP BY sensor, k, CASE WHEN k IS NULL THEN hi END
+            ORDER BY sensor, min(lo)"""
+        params = {"facility": facility, "since": since_ns, "until": until_ns}
+        with _bucket_function(self.conn, edges):
+            return [HealthSpan(*r) for r in self.conn.execute(sql, params)]
+
+    def presence_spans(self, facility: str, since_ns: int, until_ns: int,
+                       edges: Sequence[int]) -> list[PresenceSpan]:
+        """The facility's presence samples overlapping [since, until), summed
+        per registry entry and bucket of ``edges`` like `health_spans`. A
+        sample's heard seconds are its health sample's open seconds (cut like
+        there); without a health sample, its interval as written."""
+        if not self.has_samples():
+            return []
+        # One pass over the presence rows in key order, each looking up its
+        # health cut in an index SQLite builds on the cuts; only the grouping sorts.
+        sql = f"""
+            WITH {_HEALTH_CUTS}, q AS (
+                SELECT p.bssid, p.sensor, p.frames, p.time_ns AS hi,
+                       coalesce(h.lo, p.time_ns - CAST(p.interval_s * 1e9 AS INTEGER)) AS lo,
+                       coalesce(h.up_s * h.share, p.interval_s) AS up,
+                       CASE WHEN h.hi IS NULL
+                            THEN etm_span(p.time_ns - CAST(p.interval_s * 1e9 AS INTEGER), p.time_ns)
+                            ELSE h.k END AS k
+                FROM ap_presence AS p LEFT JOIN h ON h.sensor = p.sensor AND h.hi = p.time_ns
+                WHERE p.facility = :facility AND {_overlaps("p.")}
+            )
+            SELECT bssid, min(lo), max(hi), count(*), sum(up), sum(frames), max(min(hi, :until))
+            FROM q GROUP BY k, bssid, CASE WHEN k IS NULL THEN hi END,
+                            CASE WHEN k IS NULL THEN sensor END
+            ORDER BY bssid, min(lo)"""
+        params = {"facility": facility, "since": since_ns, "until": until_ns}
+        with _bucket_function(self.conn, edges):
+            return [PresenceSpan(*r) for r in self.conn.execute(sql, params)]
+
+    def alert_groups(self, facility: str, since_ns: int, until_ns: int, *,
+                     by: Sequence[str], severities: Sequence[str], unattributed: bool = False,
+                     limit: int | None = None) -> tuple[list[AlertGroup], int]:
+        """Alerts overlapping [since, until) of ``facility`` (and, with
+        ``unattributed``, those without a facility) grouped by the columns
+        ``by`` (rule, bssid, severity): the groups with the most severe alert
+        first, then the largest, at most ``limit``; and how many groups there are."""
+        bad = set(by) - {"rule", "bssid", "severity"}
+        assert by and not bad, bad
+        where, params = _alert_where(facility, since_ns, until_ns, unattributed)
+        columns = ", ".join(by)
+        sums = ", ".join("sum(severity = ?)" for _ in severities)
+        rank, rank_params = _severity_rank(severities)
+        sql = (f"SELECT {columns}, count(*), min(time_ns), max(last_seen_ns), "
+               f"sum(repeats) + count(*), count(DISTINCT ssid), min(ssid), min({rank}), "
+               f"sum(facility IS NULL){', ' + sums if sums else ''} FROM alerts WHERE {where} "
+               f"GROUP BY {columns} ORDER BY min({rank}), count(*) DESC, min(time_ns), {columns}")
+        all_params = [*rank_params, *severities, *params, *rank_params]
+        if limit is not None:
+            sql += " LIMIT ?"
+            all_params.append(limit)
+        n = len(by)
+        groups = []
+        for r in self.conn.execute(sql, all_params):
+            counts = dict(zip(severities, r[n + 8:]))
+            groups.append(AlertGroup(tuple(r[:n]), r[n], r[n + 1], r[n + 2], r[n + 3], r[n + 4],
+                                     r[n + 5], r[n + 7], counts))
+        total = self.conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM alerts WHERE {where} "
+                                  f"GROUP BY {columns})", params).fetchone()[0]
+        return groups, total
+
+    def alert_histogram(self, facility: str, since_ns: int, until_ns: int,
+                        edges: Sequence[int], *, unattributed: bool = False
+                        ) -> list[tuple[int, str, int]]:
+        """(bucket index, severity, alerts) of the alerts overlapping [since,
+        until), by the bucket of ``edges`` they were first seen in (an alert
+        seen since before ``since`` counts in the first)."""
+        where, params = _alert_where(facility, since_ns, until_ns, unattributed)
+        sql = (f"SELECT etm_bucket(max(time_ns, ?)) AS b, severity, count(*) FROM alerts "
+               f"WHERE {where} GROUP BY b, severity ORDER BY b, severity")
+        with _bucket_function(self.conn, edges):
+            return [tuple(r) for r in self.conn.execute(sql, [since_ns, *params])]
+
+    def alerts_by_severity(self, facility: str, since_ns: int, until_ns: int, *,
+                           severities: Sequence[str], limit: int,
+                           unattributed: bool = False) -> list[StoredAlert]:
+        """At most ``limit`` alerts overlapping [since, until): the most severe,
+        and among equals the first seen first."""
+        where, params = _alert_where(facility, since_ns, until_ns, unattributed)
+        rank, rank_params = _severity_rank(severities)
+        sql = f"SELECT * FROM alerts WHERE {where} ORDER BY {rank}, time_ns, id LIMIT ?"
+        return [StoredAlert.from_row(r)
+                for r in self.conn.execute(sql, [*params, *rank_params, limit])]
+
+    def unattributed(self, since_ns: int, until_ns: int) -> int:
+        """Alerts overlapping [since, until) that carry no facility (from
+        `replay` without ``--facility``, or a sensor configured without one)."""
+        return self.conn.execute(
+            "SELECT count(*) FROM alerts WHERE facility IS NULL AND last_seen_ns >= ? "
+            "AND time_ns < ?", (since_ns, until_ns)).fetchone()[0]
+
     def facilities(self) -> list[str]:
         """Facilities with alerts or samples in the file."""
         sql = "SELECT facility FROM alerts WHERE facility IS NOT NULL"
@@ -540,6 +675,108 @@ class AlertStore:
             self.conn.close()
         except sqlite3.Error:
             pass
+
+
+class HealthSpan(NamedTuple):
+    """Health samples of one sensor summed over a part of one bucket, or one
+    sample (see `AlertStore.health_spans`); seconds and counters already cut
+    where samples overlap."""
+
+    sensor: str
+    lo_ns: int
+    hi_ns: int
+    samples: int
+    up_s: float
+    frames: float
+    kernel_drops: float
+    listening_s: float        # up_s of the samples with presence recorded
+    presence: int             # 1: presence was recorded for some of them
+
+
+class PresenceSpan(NamedTuple):
+    """Presence samples of one registry entry summed like `HealthSpan`."""
+
+    bssid: str
+    lo_ns: int
+    hi_ns: int
+    samples: int
+    heard_s: float            # open seconds of the intervals it was heard in
+    frames: int
+    last_ns: int              # end of the last interval it was heard in (at most ``until``)
+
+
+class AlertGroup(NamedTuple):
+    """Alerts sharing the values of some columns (`AlertStore.alert_groups`)."""
+
+    key: tuple[Any, ...]      # the values of the grouping columns
+    count: int
+    first_ns: int
+    last_ns: int
+    seen: int                 # evidence events: each alert's repeats + 1
+    ssids: int                # distinct SSIDs
+    ssid: str | None          # one of them (the smallest)
+    unattributed: int         # alerts among them without a facility
+    by_severity: dict[str, int]
+
+
+# Health samples overlapping [:since, :until), ``lo`` the start of each cut
+# so that it begins no earlier than the sensor's previous sample ended.
+def _overlaps(prefix: str = "") -> str:
+    return (f"{prefix}time_ns > :since AND "
+            f"{prefix}time_ns - CAST({prefix}interval_s * 1e9 AS INTEGER) < :until")
+
+
+# Each health sample overlapping [:since, :until) as the cut [lo, hi) that
+# starts no earlier than the sensor's previous sample ended, ``share`` the part
+# of its interval that is, and ``k`` the bucket holding the whole cut (NULL:
+# it spans a boundary). MATERIALIZED: computed once, whoever joins it.
+_HEALTH_CUTS = f"""h AS MATERIALIZED (
+    SELECT *, CASE WHEN ival > 0 AND hi > lo THEN (hi - lo) * 1.0 / ival ELSE 0.0 END AS share,
+           etm_span(lo, hi) AS k
+    FROM (SELECT sensor, time_ns AS hi, CAST(interval_s * 1e9 AS INTEGER) AS ival, up_s, frames,
+                 kernel_drops, presence,
+                 max(time_ns - CAST(interval_s * 1e9 AS INTEGER),
+                     coalesce(lag(time_ns) OVER (PARTITION BY sensor ORDER BY time_ns),
+                              time_ns - CAST(interval_s * 1e9 AS INTEGER))) AS lo
+          FROM health WHERE {_overlaps()}))"""
+
+
+def _alert_where(facility: str, since_ns: int, until_ns: int,
+                 unattributed: bool) -> tuple[str, list[Any]]:
+    """Alerts of ``facility`` (and without one) whose evidence overlaps [since, until)."""
+    which = "(facility = ? OR facility IS NULL)" if unattributed else "facility = ?"
+    return f"{which} AND last_seen_ns >= ? AND time_ns < ?", [facility, since_ns, until_ns]
+
+
+def _severity_rank(severities: Sequence[str]) -> tuple[str, list[str]]:
+    """An SQL expression: 0 for the first of ``severities``, ... ; unknown ones last."""
+    if not severities:
+        return "0", []
+    cases = " ".join(f"WHEN ? THEN {i}" for i in range(len(severities)))
+    return f"(CASE severity {cases} ELSE {len(severities)} END)", list(severities)
+
+
+@contextmanager
+def _bucket_function(conn: sqlite3.Connection, edges: Sequence[int]) -> Iterator[None]:
+    """SQL functions for the duration, over the buckets [edges[i], edges[i + 1]):
+    ``etm_bucket(ns)`` the index of the bucket holding ``ns`` (-1 before the
+    first, len(edges) - 1 from the last edge on); ``etm_span(lo, hi)`` the index
+    of the bucket holding all of [lo, hi), NULL if none does."""
+    bounds = list(edges)
+    last = len(bounds) - 2
+
+    def span(lo: int, hi: int) -> int | None:
+        i = bisect_right(bounds, lo) - 1
+        return i if 0 <= i <= last and hi <= bounds[i + 1] else None
+
+    conn.create_function("etm_bucket", 1, lambda ns: bisect_right(bounds, ns) - 1,
+                         deterministic=True)
+    conn.create_function("etm_span", 2, span, deterministic=True)
+    try:
+        yield
+    finally:
+        conn.create_function("etm_bucket", 1, None)
+        conn.create_function("etm_span", 2, None)
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

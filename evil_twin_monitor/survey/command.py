@@ -12,7 +12,15 @@ The draft is checked with the registry loader itself before it is written
 instead of being handed out), and written through a temporary file and a
 rename, so an interrupted run never leaves half a file. An existing file is
 not overwritten without ``--force``: the draft is often named like the
-registry it will be merged into.
+registry it will be merged into. Even with ``--force`` only a regular file is
+replaced: the target is looked at with ``lstat`` before the survey and again
+just before the rename (a survey takes minutes), and a device node, FIFO,
+socket or symbolic link is refused. A rename over ``/dev/null`` would
+replace the device itself, and a symbolic link would either be replaced by a
+plain file or, if followed, write the draft wherever it points (the live
+registry, say); the operator names the file itself instead. Without
+``--force`` the draft is linked into place (``link`` fails on an existing
+name), so a file that appeared during the survey is not overwritten either.
 
 Exit status 0 when the survey ran (networks heard or not; an ``--ssid``
 heard nowhere is a warning), 2 with one line on stderr for bad arguments, an
@@ -27,6 +35,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -71,7 +80,9 @@ def add_survey_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--draft", metavar="FILE",
                         help="write a registry draft to FILE ('-': stdout, the table then goes "
                              "to stderr)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing draft FILE")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite an existing draft FILE (a regular file only: never a "
+                             "symbolic link, FIFO or device)")
     parser.add_argument("--facility", metavar="ID",
                         help="facility id of the draft (required with --draft; live: default "
                              "the sensor's facility)")
@@ -186,7 +197,7 @@ def _survey(args: argparse.Namespace, out: TextIO, err: TextIO,
                              incomplete=error and f"the survey ended early: {error}")
         for warning in draft.warnings:
             err.write(f"{PROG}: warning: {warning}\n")
-        _write_draft(args.draft, draft.text, out)
+        _write_draft(args.draft, draft.text, out, args.force)
         where = "stdout" if args.draft == "-" else args.draft
         err.write(f"draft for {facility}: {draft.networks} network entries, "
                   f"{draft.access_points} access points written to {where}"
@@ -215,14 +226,46 @@ def _check_draft_target(path: str, force: bool, facility: str | None) -> None:
     target = Path(path)
     if target.is_dir():
         raise SurveyUsageError(f"{path}: is a directory; --draft wants a file name")
-    if target.exists() and not force:
-        raise SurveyUsageError(f"{path}: already exists; choose another name or add --force "
-                               "to overwrite it")
+    _check_existing(path, force)
     parent = target.parent
     if not parent.is_dir():
         raise SurveyUsageError(f"{path}: no such directory {parent}")
     if not os.access(parent, os.W_OK):
         raise SurveyUsageError(f"{path}: cannot write in {parent} (permission denied)")
+
+
+def _check_existing(path: str, force: bool) -> None:
+    """Refuse an existing ``path`` unless ``force``, and even then anything but
+    a regular file (``lstat``: a symbolic link is judged as a link)."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise SurveyUsageError(f"{path}: cannot look at it: {exc.strerror or exc}") from exc
+    if not force:
+        raise SurveyUsageError(f"{path}: already exists; choose another name or add --force "
+                               "to overwrite it")
+    if stat.S_ISREG(st.st_mode):
+        return
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            shown = f" to {os.readlink(path)!r}"
+        except OSError:
+            shown = ""
+        raise SurveyUsageError(f"{path}: is a symbolic link{shown}; --force replaces only a "
+                               "regular file, give the path of the file itself")
+    raise SurveyUsageError(f"{path}: is {_file_kind(st.st_mode)}, not a regular file; --force "
+                           "replaces only a regular file")
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def _files(paths: Sequence[str], collector: SurveyCollector) -> str:
@@ -268,8 +311,10 @@ def _live(config: Any, collector: SurveyCollector, duration: float, dwell: float
     return source, result.error
 
 
-def _write_draft(path: str, text: str, out: TextIO) -> None:
-    """Check that the registry loader accepts the draft, then write it (atomically)."""
+def _write_draft(path: str, text: str, out: TextIO, force: bool = False) -> None:
+    """Check that the registry loader accepts the draft, then write it (atomically):
+    without ``force`` linked into place (never over anything), with it renamed
+    over a regular file only (checked again: the survey took a while)."""
     from ..registry import RegistryError, load_registry
     if path == "-":
         with tempfile.TemporaryDirectory(prefix="etm-survey-") as tmp:
@@ -285,16 +330,33 @@ def _write_draft(path: str, text: str, out: TextIO) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # like any file the user creates; no personal data in it
+        # mkstemp's 0600 stays: a draft without --ssid lists every network heard,
+        # phone hotspots named after their owners among them.
         _validate(tmp, load_registry, RegistryError)
-        os.replace(tmp, target)
+        _check_existing(path, force)
+        if force or not _link(tmp, target):
+            os.replace(tmp, target)
+    except FileExistsError:
+        raise SurveyUsageError(f"{path}: was created while surveying; nothing written, "
+                               "choose another name or add --force to overwrite it") from None
     except OSError as exc:
         raise SurveyUsageError(f"{path}: cannot write the draft: {exc.strerror or exc}") from exc
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _link(tmp: Path, target: Path) -> bool:
+    """Put ``tmp`` at ``target`` unless something is there (`FileExistsError`);
+    False when the file system has no hard links (FAT on a USB stick), where the
+    caller renames after the ``lstat`` check instead."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError:
+        return False
+    return True
 
 
 def _validate(path: Path, load: Callable[[Path], Any], error: type[Exception]) -> None:

@@ -26,8 +26,13 @@ what was heard so far and the reason in `LiveResult.error`.
 
 The survey takes the adapter the way the daemon does (nl80211 adopts a
 monitor interface of the configured name and removes it on close), so the
-two must not run at once on one adapter: stop the service first. Nothing
-here can tell that the daemon is running; the README says so.
+two must not run at once on one adapter. Both hold the adapter's lock
+(`radio.lock`: a ``flock`` on a file named after the interface, next to the
+configuration's alert store) while the radio is open: a survey run with the
+sensor's configuration while the sensor runs is refused before it touches
+the adapter (`SurveyError`), and a sensor that starts meanwhile waits for
+the survey to end. A lock that cannot be taken for another reason (no such
+directory) is a warning, not a failure.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from ..config import SensorConfig
 from ..decoding import Decoder
 from ..radio import RadioError, make_radio
 from ..radio.base import Radio, TuneFailed
+from ..radio.lock import RadioBusy, RadioLock, lock_path
 from .collect import SurveyCollector
 
 DEFAULT_DWELL_S = 0.5   # about five beacons of an AP at the usual 102.4 ms interval
@@ -127,6 +133,25 @@ def survey_live(config: SensorConfig, collector: SurveyCollector, duration_s: fl
     if settings is None:
         raise SurveyError(f"{config.source}: a live survey needs a radio: section naming the "
                           "interface (see config/sensor.example.yaml)")
+    lock = RadioLock()
+    try:
+        skipped = lock.acquire(lock_path(config), settings.interface)
+    except RadioBusy as exc:
+        raise SurveyError(f"{exc}, the sensor service or another survey; stop the service "
+                          "first: systemctl stop evil-twin-monitor") from None
+    if skipped is not None:
+        say(f"warning: cannot check whether the sensor is using {settings.interface} "
+            f"({skipped}); stop the sensor service first")
+    try:
+        return _survey_locked(config, collector, duration_s, dwell_s, say)
+    finally:
+        lock.release()
+
+
+def _survey_locked(config: SensorConfig, collector: SurveyCollector, duration_s: float,
+                   dwell_s: float, say: Callable[[str], None]) -> LiveResult:
+    settings = config.radio
+    assert settings is not None
     stop: list[str] = []
     wake_r, wake_w = socket.socketpair()
     for sock in (wake_r, wake_w):
