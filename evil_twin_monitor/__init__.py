@@ -21,3 +21,4 @@ The package layout is the architecture (DESIGN.md):
 """
 
 __version__ = "0.5.0"
+PROG = "evil-twin-monitor"   # the command's name in messages

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
+from . import PROG, __version__
 from .config import ConfigError, SensorConfig, default_engine_settings, load_config, summarize_config
 from .decoding import CaptureFileError
 from .engine import Engine
@@ -31,7 +31,6 @@ from .store import (
     alerts_command,
 )
 
-PROG = "evil-twin-monitor"
 
 
 class UsageError(Exception):

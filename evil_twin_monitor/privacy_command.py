@@ -58,10 +58,11 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from .store.command import AlertsUsageError, parse_time
+from . import PROG
+from .registry import RegistryError  # ConfigError is one
 from .store.db import AlertStore, StoreError, describe_error
 from .timestamps import rfc3339
 
-PROG = "evil-twin-monitor"
 BUSY_TIMEOUT_S = 30.0   # the daemon holds its write lock for milliseconds at a time
 CHECKPOINT_TRIES = 5
 CHECKPOINT_WAIT_S = 1.0     # per try: readers (alerts, report) finish their query meanwhile
@@ -124,7 +125,7 @@ def purge_command(args: argparse.Namespace, *, out: TextIO | None = None,
     except (AlertsUsageError, PurgeError, StoreError) as exc:
         err.write(f"{PROG}: error: {exc}\n")
         return 2
-    except _config_errors() as exc:
+    except RegistryError as exc:
         err.write(f"{exc}\n")
         return 2
     if args.dry_run:
@@ -141,10 +142,6 @@ def _line(out: TextIO, text: str) -> None:
     out.write(text + "\n")
     out.flush()   # a line per step, even when a later step fails
 
-
-def _config_errors() -> tuple[type[Exception], ...]:
-    from .registry import RegistryError  # ConfigError is one
-    return (RegistryError,)
 
 
 def _targets(args: argparse.Namespace) -> tuple[Path | None, Path | None]:

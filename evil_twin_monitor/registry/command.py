@@ -48,10 +48,10 @@ from .approve import (
     AlreadyApproved, ApproveError, Change, NewAccessPoint, NewFingerprint,
     change_for_alert, check_conflicts, check_edit, edit_text,
 )
+from .. import PROG
 from .loader import RegistryError, load_registry, parse_bssid, registry_files
 from .model import Registry
 
-PROG = "evil-twin-monitor"
 SERVICE = "evil-twin-monitor"
 NEXT_STEP = (f"next: the running sensor uses the new registry after a reload: "
              f"systemctl reload {SERVICE} (without systemd: kill -HUP the pid of "

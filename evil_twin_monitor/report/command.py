@@ -35,10 +35,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, TextIO
 
+from .. import PROG
+from ..registry import RegistryError  # ConfigError is one
 from ..store.db import AlertStore, StoreError
 from .data import EvidenceCheck, ReportError, facility_ids, gather, parse_period
 
-PROG = "evil-twin-monitor"
 FORMATS = {"html": "render_html", "md": "render_markdown"}  # functions of `render`
 
 
@@ -89,7 +90,7 @@ def report_command(args: argparse.Namespace, *, out: TextIO | None = None,
     except (ReportError, StoreError) as exc:
         err.write(f"{PROG}: error: {exc}\n")
         return 2
-    except _config_errors() as exc:
+    except RegistryError as exc:
         err.write(f"{exc}\n")
         return 2
     except OverflowError as exc:  # a date or time beyond what the checks above foresaw
@@ -97,10 +98,6 @@ def report_command(args: argparse.Namespace, *, out: TextIO | None = None,
                   f"({exc})\n")
         return 2
 
-
-def _config_errors() -> tuple[type[Exception], ...]:
-    from ..registry import RegistryError  # ConfigError is one
-    return (RegistryError,)
 
 
 def write_reports(args: argparse.Namespace, now_ns: int) -> list[Path]:

@@ -31,10 +31,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from .. import PROG
+from ..registry import RegistryError  # ConfigError is one
 from .db import AlertStore, StoredAlert, StoreError
 from .settings import DEFAULT_PATH
 
-PROG = "evil-twin-monitor"
 DEFAULT_LIMIT = 100
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -110,14 +111,10 @@ def alerts_command(args: argparse.Namespace, *, out: TextIO | None = None,
     except (AlertsUsageError, StoreError) as exc:
         err.write(f"{PROG}: error: {exc}\n")
         return 2
-    except _config_errors() as exc:
+    except RegistryError as exc:
         err.write(f"{exc}\n")
         return 2
 
-
-def _config_errors() -> tuple[type[Exception], ...]:
-    from ..registry import RegistryError  # the configuration's errors (ConfigError is one)
-    return (RegistryError,)
 
 
 def _store_path(args: argparse.Namespace) -> Path:

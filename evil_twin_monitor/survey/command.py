@@ -47,10 +47,11 @@ from ..decoding import CaptureFileError, Decoder, open_capture
 from ..decoding.text import printable_ssid, ssid_from_printable
 from ..registry.loader import FACILITY_ID
 from .collect import DEFAULT_MAX_NETWORKS, SurveyCollector
+from .. import PROG
+from ..registry import RegistryError  # ConfigError is one
 from .draft import comment_text, render_draft
 from .table import render_table
 
-PROG = "evil-twin-monitor"
 DEFAULT_DURATION_S = 120.0
 MAX_DURATION_S = 7 * 86_400.0
 
@@ -111,14 +112,10 @@ def survey_command(args: argparse.Namespace, *, out: TextIO | None = None,
     except CaptureFileError as exc:
         err.write(f"{PROG}: error: {exc}\n")
         return 2
-    except _config_errors() as exc:  # the configuration or its registry: one line per problem
+    except RegistryError as exc:  # the configuration or its registry: one line per problem
         err.write(f"{exc}\n")
         return 2
 
-
-def _config_errors() -> tuple[type[Exception], ...]:
-    from ..registry import RegistryError  # ConfigError is one
-    return (RegistryError,)
 
 
 def _number(text: str, option: str, low: float, high: float) -> float:
