@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..decoding.frame import BEACON, DEAUTH, DISASSOC, PROBE_RESP, mac_text
 from ..privacy import Pseudonymizer, PrivacyError, load_secret
+from ..sinks.log import QuietLog
 from .files import (
     delete_evidence_before, directory_usage, evidence_name, prepare_directory, write_evidence,
 )
@@ -94,13 +95,6 @@ class EvidenceError(Exception):
     """``replay --evidence`` cannot work (directory, secret); one line for people."""
 
 
-class _Quiet:
-    """The logger of a sink nobody watches: counters only."""
-
-    def __getattr__(self, _level: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
-
-
 @dataclass
 class _Job:
     name: str
@@ -131,7 +125,7 @@ class EvidenceSink:
         self.directory = settings.directory
         self.pseudonymizer = pseudonymizer
         self._registry = registry if callable(registry) else (lambda: registry)
-        self.log = log if log is not None else _Quiet()
+        self.log = log if log is not None else QuietLog()
         self.recorder = recorder if recorder is not None else FrameRecorder()
         self.clock = clock
         self.purge_interval_s = purge_interval_s

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..decoding.text import printable_ssid
-from ..store.command import one_line
+from ..store.command import AlertsUsageError, one_line, parse_alert_id
 from ..store.db import AlertStore, StoredAlert, StoreError
 from ..store.settings import DEFAULT_PATH
 from .approve import (
@@ -190,7 +190,10 @@ def _read_alert(path: Path, args: argparse.Namespace) -> tuple[StoredAlert, list
                 raise UsageError(f"{path}: no stored alert about {parsed[0].hex(':')}")
             alert = related[0]
         else:
-            alert_id = _alert_id(args.alert_id)
+            try:
+                alert_id = parse_alert_id(args.alert_id)
+            except AlertsUsageError as exc:
+                raise UsageError(str(exc)) from None
             found = store.get(alert_id) if alert_id <= _INT64_MAX else None
             if found is None:
                 raise UsageError(f"{path}: no alert with id {alert_id}")
@@ -206,17 +209,6 @@ def _about(store: AlertStore, bssid: str) -> list[StoredAlert]:
     rows = store.conn.execute(
         "SELECT * FROM alerts WHERE bssid = ? ORDER BY time_ns DESC, id DESC", (bssid,))
     return [StoredAlert.from_row(r) for r in rows]
-
-
-def _alert_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise UsageError(f"alert id {text!r}: expected a positive whole number "
-                         "(the first column of `alerts`)")
-    return value
 
 
 def _read(path: Path) -> str:

@@ -9,10 +9,18 @@ evidence kept arriving. SSIDs reach the log already printable (see
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..engine.alert import Alert
 from ..timestamps import rfc3339
+
+
+class QuietLog:
+    """The logger of a sink nobody watches (``replay --store``, ``replay
+    --evidence``): any log call is accepted and dropped; the sink's counters remain."""
+
+    def __getattr__(self, _level: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
 
 
 class LogSink:

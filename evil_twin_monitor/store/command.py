@@ -94,7 +94,7 @@ def alerts_command(args: argparse.Namespace, *, out: TextIO | None = None,
     try:
         path = _store_path(args)
         if args.alerts_action == "show":
-            alert_id = _alert_id(args.alert_id)
+            alert_id = parse_alert_id(args.alert_id)
             store = AlertStore.open_reader(path)
             try:
                 alert = store.get(alert_id) if alert_id <= _INT64_MAX else None
@@ -189,7 +189,7 @@ def _limit(text: str) -> int:
     return min(value, _INT64_MAX - 1)
 
 
-def _alert_id(text: str) -> int:
+def parse_alert_id(text: str) -> int:
     try:
         value = int(text)
     except ValueError:

@@ -53,6 +53,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
+from ..sinks.log import QuietLog
 from .db import (
     AlertRow, AlertStore, HealthRow, PresenceRow, StoreError, alert_row, describe_error,
 )
@@ -77,13 +78,6 @@ _TRANSIENT = (StoreError, sqlite3.DatabaseError, OSError)  # after _ROW_ERRORS i
 _KEEP_CONNECTION = ("SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED")  # and their extended codes
 _ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError,
                sqlite3.ProgrammingError, ValueError, TypeError, OverflowError)
-
-
-class _Quiet:
-    """The logger of a sink nobody watches (``replay --store``): counters only."""
-
-    def __getattr__(self, _level: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
 
 
 class _Samples(NamedTuple):
@@ -117,7 +111,7 @@ class StoreSink:
         run are marked interrupted. ``clock``: wall clock for the retention.
         ``log``: a structlog logger (None: no log, the counters still count)."""
         self.settings = settings
-        self.log = log if log is not None else _Quiet()
+        self.log = log if log is not None else QuietLog()
         self.sensor = sensor
         self.max_pending = max_pending
         self.blocking = blocking
